@@ -1,0 +1,53 @@
+"""The built-in ``git`` type: any git server, reached over the git protocol by dulwich.
+
+Registered through the ``coderepo`` entry-point group like every other plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+from .errors import ConfigError
+from .hookspecs import hookimpl
+from .models import CodeRepository, RepositoryType
+from .options import secret_field
+from .urls import url_password
+
+TYPE_NAME = "git"
+
+
+def _check_url(instance: object, attribute: "attrs.Attribute[str]", value: str) -> None:
+    if not value.strip():
+        raise ConfigError("option --url must not be empty")
+    if url_password(value):
+        raise ConfigError(
+            "option --url contains a password: pass it with --token or --token-env=VAR instead, "
+            "so it is not stored in the registry"
+        )
+
+
+@attrs.frozen
+class GitConfig:
+    """Options of the ``git`` type."""
+
+    url: str = attrs.field(validator=_check_url, metadata={"help": "any git remote: https, ssh, scp-like, path, file://"})
+    username: Optional[str] = attrs.field(default=None, metadata={"help": "user name for HTTP(S)"})
+    token: Optional[str] = secret_field(metadata={"help": "password or access token for HTTP(S)"})
+
+
+@hookimpl
+def repository_types() -> list[RepositoryType]:
+    return [RepositoryType(TYPE_NAME, GitConfig, "any git server over the git protocol (dulwich)")]
+
+
+@hookimpl
+def login(repository: CodeRepository) -> Optional[bool]:
+    if repository.type != TYPE_NAME:
+        return None
+    from .gitproto import list_refs
+
+    config: GitConfig = repository.config
+    list_refs(config.url, config.username, config.token)
+    return True
