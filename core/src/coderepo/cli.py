@@ -70,6 +70,12 @@ class CodeRepoGroup(click.Group):
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def cli(debug: bool) -> None:
     """Record exactly which code a run used, and fetch exactly that code anywhere."""
+    import logging
+
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    else:  # library warnings (urllib3 retries, ...) must not break the one-line errors
+        logging.getLogger().addHandler(logging.NullHandler())
 
 
 # -- options given as --KEY=VALUE ------------------------------------------------------
@@ -101,13 +107,14 @@ def _split_name(args: Sequence[str], what: str) -> tuple[str, dict[str, str]]:
 
 
 def _entry_view(entry: Any, with_defaults: bool = False) -> dict[str, Any]:
-    from .options import options_of
-    from .plugins import get_plugin_manager
     from .secrets import describe_ref
 
     options = dict(entry.options)
     installed = True
     if with_defaults:
+        from .options import options_of
+        from .plugins import get_plugin_manager
+
         try:
             rtype = get_plugin_manager().get_type(entry.type)
         except Exception:

@@ -41,6 +41,9 @@ def remote_errors(url: str) -> Any:
         except NotGitRepository:
             raise RemoteError(f"{shown} is not a git repository") from None
         except (HangupException, GitProtocolError) as exc:
+            cause = _network_cause(exc)
+            if cause is not None:
+                raise RemoteError(f"cannot reach {shown}: {cause}") from None
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "401" in text or "403" in text:
                 raise AuthenticationError(f"{shown} refused access ({text})") from None
@@ -53,6 +56,27 @@ def remote_errors(url: str) -> Any:
             raise
 
     return mapping()
+
+
+def _network_cause(exc: BaseException) -> Optional[str]:
+    """A short reason when ``exc`` was caused by a connection failure, else None."""
+    seen = exc
+    for _ in range(6):
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
+            return "connection refused"
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        if type(seen).__module__.startswith("urllib3"):
+            return type(seen).__name__
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Failed to establish a new connection" in text or "Max retries exceeded" in text:
+        return "connection failed"
+    return None
 
 
 def list_refs(url: str, username: Optional[str] = None, token: Optional[str] = None) -> dict[bytes, bytes]:

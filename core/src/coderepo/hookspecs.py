@@ -87,8 +87,12 @@ def download_files(
         def download_files(repository, commit, directory, repo_sub_directory):
             if repository.type != "bitbucket":
                 return None
-            with open_archive_stream(repository.config, commit) as stream:
-                coderepo_extract_tar(stream, directory, repo_sub_directory)
+            client = make_client(repository.config)   # heavy imports go here
+            for path, data in client.files_at(commit, repo_sub_directory or ""):
+                target = os.path.join(directory, path)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as f:
+                    f.write(data)
             return True
     """
 
@@ -109,5 +113,5 @@ def get_local_context(
         def get_local_context(repository, path):
             if repository.type != "bitbucket":
                 return None
-            return coderepo_local_context_if_remote_matches(repository, path, my_url_matcher)
+            ...  # find the checkout of path; return None unless a remote is this repository
     """

@@ -155,7 +155,7 @@ class CodeRepoPluginManager(pluggy.PluginManager):
         result = {}
         for name, claims in sorted(self._collect_types().items()):
             if len(claims) > 1:
-                owners = " and ".join(self._distribution_of(p) for p, _ in claims)
+                owners = " and ".join(sorted(self._distribution_of(p) for p, _ in claims))
                 raise DuplicateTypeError(
                     f"repository type {name!r} is provided by both {owners}; uninstall one, "
                     f"or disable it with {DISABLE_ENV}=<plugin>"
