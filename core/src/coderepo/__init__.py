@@ -24,6 +24,16 @@ _EXPORTS = {
     "LocalRepositoryContext": "models",
     "CodeReference": "models",
     "secret_field": "options",
+    # local checkouts
+    "inspect_checkout": "checkout",
+    "Checkout": "checkout",
+    "Remote": "checkout",
+    "local_context": "context",
+    "status": "context",
+    "reference": "context",
+    "context_for_remote": "context",
+    "DirtyCheckoutError": "context",
+    "parse_remote": "urls",
     # custom classes
     "BaseCodeRepository": "custom",
     # registry facade
@@ -67,7 +77,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .checkout import Checkout, Remote, inspect_checkout
+    from .context import DirtyCheckoutError, context_for_remote, local_context, reference, status
     from .custom import BaseCodeRepository
+    from .urls import parse_remote
     from .errors import (
         AuthenticationError,
         CodeRepoError,

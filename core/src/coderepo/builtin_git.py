@@ -11,9 +11,9 @@ import attrs
 
 from .errors import ConfigError
 from .hookspecs import hookimpl
-from .models import CodeRepository, RepositoryType
+from .models import CodeRepository, LocalRepositoryContext, RepositoryType
 from .options import secret_field
-from .urls import url_password
+from .urls import parse_remote, url_password
 
 TYPE_NAME = "git"
 
@@ -51,3 +51,20 @@ def login(repository: CodeRepository) -> Optional[bool]:
     config: GitConfig = repository.config
     list_refs(config.url, config.username, config.token)
     return True
+
+
+@hookimpl
+def get_local_context(repository: CodeRepository, path: str) -> Optional[LocalRepositoryContext]:
+    if repository.type != TYPE_NAME:
+        return None
+    from .context import context_for_remote
+
+    wanted = parse_remote(repository.config.url)
+    if wanted is None:
+        return None
+
+    def matches(url: str) -> bool:
+        found = parse_remote(url)
+        return found is not None and found.same_repository(wanted)
+
+    return context_for_remote(repository, path, matches)

@@ -271,6 +271,56 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    error: {info.error}")
 
 
+@cli.command()
+@click.argument("path", default=".", type=click.Path(file_okay=True, dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(path: str, as_json: bool) -> None:
+    """Is the checkout at PATH clean, pushed and registered (downloadable)?"""
+    from .context import status as get_status
+
+    report = get_status(path)
+    data = report.to_dict()
+    if as_json:
+        _dump(data)
+        return
+    c = report.checkout
+    where = f"branch {c.branch}" if c.branch else "detached HEAD"
+    click.echo(f"checkout:   {c.root}" + (f" (subdirectory {c.subdirectory})" if c.subdirectory else ""))
+    click.echo(f"commit:     {c.commit or '(none)'} on {where}")
+    click.echo(f"repository: {data['repository'] or '(not registered)'}"
+               + (f" via {data['remote']} {data['remote_url']}" if data["remote"] else ""))
+    click.echo(f"dirty:      {'yes: ' + str(c.dirty_reason) if c.is_dirty else 'no'}")
+    click.echo(f"pushed:     {'no' if report.has_local_changes and not c.is_dirty else 'yes' if not c.is_dirty else '-'}")
+    if report.downloadable:
+        click.echo("downloadable: yes")
+    else:
+        click.echo("downloadable: no")
+        for reason in report.reasons:
+            click.echo(f"  - {reason}")
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(file_okay=True, dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the reference as JSON (for --reference FILE).")
+def reference(path: str, as_json: bool) -> None:
+    """The {repository, commit, subdirectory, tree} reference of the code at PATH."""
+    from .context import status as get_status
+
+    report = get_status(path)
+    ref = report.reference()
+    if report.has_local_changes:
+        click.echo(
+            f"warning: commit {ref.commit[:12]} is not pushed to {report.context.remote if report.context else 'any remote'}; "
+            "push it before a download needs it",
+            err=True,
+        )
+    if as_json:
+        click.echo(ref.to_json())
+    else:
+        sub = f":{ref.subdirectory}" if ref.subdirectory else ""
+        click.echo(f"{ref.repository}@{ref.commit}{sub} (tree {ref.tree})")
+
+
 def main() -> None:
     cli.main(prog_name="coderepo")
 

@@ -49,7 +49,18 @@ class BaseCodeRepository(ABC):
 
     @abstractmethod
     def get_local_context(self, path: str) -> Optional[LocalRepositoryContext]:
-        """The context of the checkout at ``path`` if it belongs to this repository."""
+        """The context of the checkout at ``path`` if it belongs to this repository.
+
+        Usually one line: ``return self.context_for_remote(path, self.owns_url)``.
+        """
+
+    def context_for_remote(self, path: str, matches: Any) -> Optional[LocalRepositoryContext]:
+        """The shared inspection: the context if a remote URL satisfies ``matches(url)``."""
+        from .context import context_for_remote
+
+        if self.code_repository is None:
+            raise RuntimeError("context_for_remote needs the registered repository (set by coderepo)")
+        return context_for_remote(self.code_repository, path, matches)
 
 
 def load_source(source: str) -> type[BaseCodeRepository]:

@@ -11,7 +11,7 @@ from typing import Literal, Optional
 
 import attrs
 
-from coderepo import CodeRepository, RepositoryType, hookimpl, secret_field
+from coderepo import CodeRepository, LocalRepositoryContext, RepositoryType, hookimpl, secret_field
 
 __version__ = "0.1.0"
 TYPE_NAME = "github"
@@ -73,3 +73,26 @@ def download_files(
     if repository.type != TYPE_NAME:
         return None
     raise _not_yet("download files from GitHub")
+
+
+def owns_url(config: GitHubConfig, url: str) -> bool:
+    """Whether a git remote URL is this repository (https, ssh, scp-like, any case)."""
+    from coderepo import parse_remote
+    from coderepo.urls import HOST_ALIASES
+
+    found = parse_remote(url)
+    if found is None or found.host is None:
+        return False
+    host = config.host.lower()
+    return HOST_ALIASES.get(host, host) == found.host and found.path.lower() == (
+        f"{config.owner}/{config.repository}".lower()
+    )
+
+
+@hookimpl
+def get_local_context(repository: CodeRepository, path: str) -> Optional[LocalRepositoryContext]:
+    if repository.type != TYPE_NAME:
+        return None
+    from coderepo import context_for_remote
+
+    return context_for_remote(repository, path, lambda url: owns_url(repository.config, url))

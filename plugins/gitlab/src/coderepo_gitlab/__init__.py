@@ -11,7 +11,7 @@ from typing import Literal, Optional
 
 import attrs
 
-from coderepo import CodeRepository, RepositoryType, hookimpl, secret_field
+from coderepo import CodeRepository, LocalRepositoryContext, RepositoryType, hookimpl, secret_field
 
 __version__ = "0.1.0"
 TYPE_NAME = "gitlab"
@@ -68,3 +68,33 @@ def download_files(
     if repository.type != TYPE_NAME:
         return None
     raise _not_yet("download files from GitLab")
+
+
+def owns_url(config: GitLabConfig, url: str) -> bool:
+    """Whether a git remote URL is this project (subgroups, relative roots, any case).
+
+    A numeric project id cannot be recognised in a URL without asking the server, so
+    it never matches locally.
+    """
+    from coderepo import parse_remote
+
+    if config.project.isdigit():
+        return False
+    instance = parse_remote(config.url)
+    found = parse_remote(url)
+    if instance is None or found is None or found.host is None or found.host != instance.host:
+        return False
+    if found.scheme in ("http", "https") and instance.scheme in ("http", "https") and found.port != instance.port:
+        return False
+    project = config.project.strip("/").lower()
+    root = instance.path.lower()
+    return found.path.lower() in {project, f"{root}/{project}" if root else project}
+
+
+@hookimpl
+def get_local_context(repository: CodeRepository, path: str) -> Optional[LocalRepositoryContext]:
+    if repository.type != TYPE_NAME:
+        return None
+    from coderepo import context_for_remote
+
+    return context_for_remote(repository, path, lambda url: owns_url(repository.config, url))

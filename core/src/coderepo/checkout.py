@@ -1,0 +1,243 @@
+"""Local checkout inspection on dulwich: root, HEAD, branch, dirtiness, remotes, trees.
+
+Needs no registry and no git binary. ``inspect_checkout(path)`` is the registry-free
+answer; :mod:`coderepo.context` matches it against registered repositories.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Any, Optional
+
+import attrs
+
+from .errors import NotACheckout, UsageError
+
+
+@attrs.frozen
+class Remote:
+    """A configured remote: ``url`` after ``url.<base>.insteadOf`` rewriting."""
+
+    name: str
+    url: str
+    configured_url: str
+    contains_head: bool
+
+
+@attrs.frozen
+class Checkout:
+    """What a checkout looks like locally (SPEC section 3 and 11)."""
+
+    root: str
+    git_dir: str
+    commit: Optional[str]
+    branch: Optional[str]
+    is_dirty: bool
+    dirty_reason: Optional[str]
+    remotes: tuple[Remote, ...]
+    subdirectory: str
+    tree: Optional[str]
+
+    @property
+    def has_local_changes(self) -> bool:
+        """Dirty, or HEAD is in no remote-tracking ref of any remote."""
+        return self.is_dirty or not any(r.contains_head for r in self.remotes)
+
+    def remote(self, name: str) -> Optional[Remote]:
+        return next((r for r in self.remotes if r.name == name), None)
+
+
+def find_root(path: str) -> tuple[str, str]:
+    """The checkout root containing ``path`` and the absolute, real ``path`` itself."""
+    full = os.path.realpath(os.path.abspath(path))
+    if not os.path.exists(full):
+        raise UsageError(f"path {path} does not exist")
+    directory = full if os.path.isdir(full) else os.path.dirname(full)
+    probe = directory
+    while True:
+        if os.path.lexists(os.path.join(probe, ".git")):
+            return probe, directory
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            raise NotACheckout(f"{path} is not inside a git checkout (no .git in it or any parent)")
+        probe = parent
+
+
+def inspect_checkout(path: str = ".") -> Checkout:
+    """Inspect the checkout containing ``path`` (raises NotACheckout outside one)."""
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    root, directory = find_root(path)
+    try:
+        repo = Repo(root)
+    except (NotGitRepository, OSError, ValueError) as exc:
+        raise NotACheckout(f"{root} has a .git that dulwich cannot open: {exc}") from None
+    with repo:
+        chain, head = _head(repo)
+        branch = None
+        if chain and len(chain) > 1 and chain[-1].startswith(b"refs/heads/"):
+            branch = chain[-1][len(b"refs/heads/") :].decode("utf-8", "replace")
+        head_tree = _tree_of(repo, head) if head else None
+        reason = _first_difference(repo, head_tree)
+        subdirectory = os.path.relpath(directory, root).replace(os.sep, "/")
+        if subdirectory == ".":
+            subdirectory = ""
+        tree = None
+        if head_tree is not None:
+            tree = _subtree(repo, head_tree, subdirectory)
+        return Checkout(
+            root=root,
+            git_dir=os.path.abspath(repo.controldir()),
+            commit=head.decode() if head else None,
+            branch=branch,
+            is_dirty=reason is not None,
+            dirty_reason=reason,
+            remotes=_remotes(repo, head),
+            subdirectory=subdirectory,
+            tree=tree.hex() if tree else None,
+        )
+
+
+def _head(repo: Any) -> tuple[list[bytes], Optional[bytes]]:
+    try:
+        chain, sha = repo.refs.follow(b"HEAD")
+    except KeyError:
+        return [], None
+    return list(chain), sha
+
+
+def _tree_of(repo: Any, commit: bytes) -> Optional[bytes]:
+    try:
+        return bytes.fromhex(repo.object_store[commit].tree.decode())
+    except KeyError:
+        return None
+
+
+def _subtree(repo: Any, root_tree: bytes, subdirectory: str) -> Optional[bytes]:
+    if not subdirectory:
+        return root_tree
+    from dulwich.object_store import tree_lookup_path
+
+    try:
+        mode, sha = tree_lookup_path(repo.object_store.__getitem__, root_tree.hex().encode(), subdirectory.encode())
+    except (KeyError, NotADirectoryError):
+        return None
+    if mode != 0o40000:
+        return None
+    return bytes.fromhex(sha.decode())
+
+
+def _first_difference(repo: Any, head_tree: Optional[bytes]) -> Optional[str]:
+    from .status import WorktreeSettings, WorktreeStatus
+
+    config = repo.get_config_stack()
+    matcher: list[Any] = []
+
+    def ignored(rel: str) -> bool:
+        if not matcher:
+            matcher.append(_ignore_manager(repo, config))
+        return matcher[0].is_ignored(rel) is True
+
+    def submodule_dirty(rel: str, sha: bytes) -> Optional[str]:
+        return _submodule_difference(repo.path, rel, sha)
+
+    status = WorktreeStatus(
+        repo.path, repo.index_path(), head_tree, WorktreeSettings(config), ignored, submodule_dirty
+    )
+    return status.first_difference()
+
+
+def _ignore_manager(repo: Any, config: Any) -> Any:
+    from dulwich.ignore import IgnoreFilter, IgnoreFilterManager, default_user_ignore_filter_path
+
+    filters = []
+    for path in (
+        os.path.join(repo.commondir(), "info", "exclude"),
+        os.path.expanduser(default_user_ignore_filter_path(config)),
+    ):
+        try:
+            filters.append(IgnoreFilter.from_path(path))
+        except OSError:
+            pass
+    try:
+        ignorecase = bool(config.get_boolean(b"core", b"ignorecase", False))
+    except (KeyError, ValueError):
+        ignorecase = False
+    return IgnoreFilterManager(repo.path, filters, ignorecase)
+
+
+def _submodule_difference(root: str, rel: str, sha: bytes) -> Optional[str]:
+    """Why a submodule makes its parent dirty, or None (also when not checked out)."""
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    path = os.path.join(root, rel)
+    if not os.path.lexists(os.path.join(path, ".git")):
+        return None
+    try:
+        sub = Repo(path)
+    except (NotGitRepository, OSError):
+        return f"submodule not readable: {rel}"
+    with sub:
+        _, head = _head(sub)
+        if head != sha.hex().encode():
+            return f"submodule at another commit: {rel}"
+        head_tree = _tree_of(sub, head) if head else None
+        if _first_difference(sub, head_tree) is not None:
+            return f"submodule modified: {rel}"
+    return None
+
+
+def _remotes(repo: Any, head: Optional[bytes]) -> tuple[Remote, ...]:
+    from dulwich.config import apply_instead_of
+
+    config = repo.get_config_stack()
+    remotes = []
+    for section in config.sections():
+        if len(section) != 2 or section[0] != b"remote":
+            continue
+        try:
+            configured = config.get(section, b"url").decode("utf-8", "replace")
+        except KeyError:
+            continue
+        name = section[1].decode("utf-8", "replace")
+        remotes.append(
+            Remote(
+                name=name,
+                url=apply_instead_of(config, configured),
+                configured_url=configured,
+                contains_head=head is not None and _remote_contains(repo, section[1], head),
+            )
+        )
+    return tuple(sorted(remotes, key=lambda r: r.name))
+
+
+def _remote_contains(repo: Any, remote: bytes, head: bytes) -> bool:
+    """Whether HEAD is an ancestor of (or equal to) a ref in refs/remotes/<remote>/."""
+    base = b"refs/remotes/" + remote + b"/"
+    tips = set()
+    for name in repo.refs.keys(base=base):
+        try:
+            tips.add(repo.refs[base + name])
+        except KeyError:
+            continue
+    if head in tips:
+        return True
+    seen = set(tips)
+    queue = deque(tips)
+    store = repo.object_store
+    while queue:
+        sha = queue.popleft()
+        try:
+            parents = store[sha].parents
+        except KeyError:  # shallow clone: history ends here
+            continue
+        for parent in parents:
+            if parent == head:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return False
