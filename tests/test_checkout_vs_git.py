@@ -13,6 +13,15 @@ import coderepo
 from conftest import git
 
 
+@pytest.fixture(autouse=True, params=["sequential", "parallel"])
+def status_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case runs in one process and split with the forked helper."""
+    from coderepo import worktree as status
+
+    monkeypatch.setattr(status, "PARALLEL_MIN_ENTRIES", 1 if request.param == "parallel" else 10**9)
+    return request.param
+
+
 def git_dirty(path: Path) -> bool:
     out = subprocess.run(
         ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=all"],

@@ -182,8 +182,9 @@ def test_inspection_happens_once_for_many_repositories(run, project: Path, monke
     import coderepo.context as ctx
 
     calls = []
-    real = ctx.inspect_checkout
-    monkeypatch.setattr(ctx, "inspect_checkout", lambda p: calls.append(p) or real(p))
+    real = ctx.begin_inspection
+    monkeypatch.setattr(ctx, "begin_inspection", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(ctx, "inspect_checkout", lambda p: calls.append(p) or real(p).result())
     assert coderepo.local_context(str(project)).repository.name == "proj"
     assert len(calls) == 1
 

@@ -66,6 +66,56 @@ def find_root(path: str) -> tuple[str, str]:
 
 def inspect_checkout(path: str = ".") -> Checkout:
     """Inspect the checkout containing ``path`` (raises NotACheckout outside one)."""
+    return begin_inspection(path).result()
+
+
+class PendingInspection:
+    """An inspection whose work-tree check runs while the caller does other work.
+
+    ``begin_inspection`` starts the parallel part of the status check; ``result()``
+    completes it. Call ``cancel()`` if ``result()`` will not be called.
+    """
+
+    def __init__(self, repo: Any, directory: str) -> None:
+        self.repo = repo
+        self.directory = directory
+        self.chain, self.head = _head(repo)
+        self.head_tree = _tree_of(repo, self.head) if self.head else None
+        self.worktree = _worktree_status(repo, self.head_tree)
+        self.worktree.start()
+
+    def cancel(self) -> None:
+        self.worktree.cancel()
+        self.repo.close()
+
+    def result(self) -> Checkout:
+        repo = self.repo
+        try:
+            reason = self.worktree.finish()
+            branch = None
+            if len(self.chain) > 1 and self.chain[-1].startswith(b"refs/heads/"):
+                branch = self.chain[-1][len(b"refs/heads/") :].decode("utf-8", "replace")
+            subdirectory = os.path.relpath(self.directory, repo.path).replace(os.sep, "/")
+            if subdirectory == ".":
+                subdirectory = ""
+            tree = _subtree(repo, self.head_tree, subdirectory) if self.head_tree is not None else None
+            return Checkout(
+                root=repo.path,
+                git_dir=os.path.abspath(repo.controldir()),
+                commit=self.head.decode() if self.head else None,
+                branch=branch,
+                is_dirty=reason is not None,
+                dirty_reason=reason,
+                remotes=_remotes(repo, self.head),
+                subdirectory=subdirectory,
+                tree=tree.hex() if tree else None,
+            )
+        finally:
+            self.cancel()
+
+
+def begin_inspection(path: str = ".") -> PendingInspection:
+    """Find the checkout of ``path`` and start checking its work tree."""
     from dulwich.errors import NotGitRepository
     from dulwich.repo import Repo
 
@@ -74,30 +124,11 @@ def inspect_checkout(path: str = ".") -> Checkout:
         repo = Repo(root)
     except (NotGitRepository, OSError, ValueError) as exc:
         raise NotACheckout(f"{root} has a .git that dulwich cannot open: {exc}") from None
-    with repo:
-        chain, head = _head(repo)
-        branch = None
-        if chain and len(chain) > 1 and chain[-1].startswith(b"refs/heads/"):
-            branch = chain[-1][len(b"refs/heads/") :].decode("utf-8", "replace")
-        head_tree = _tree_of(repo, head) if head else None
-        reason = _first_difference(repo, head_tree)
-        subdirectory = os.path.relpath(directory, root).replace(os.sep, "/")
-        if subdirectory == ".":
-            subdirectory = ""
-        tree = None
-        if head_tree is not None:
-            tree = _subtree(repo, head_tree, subdirectory)
-        return Checkout(
-            root=root,
-            git_dir=os.path.abspath(repo.controldir()),
-            commit=head.decode() if head else None,
-            branch=branch,
-            is_dirty=reason is not None,
-            dirty_reason=reason,
-            remotes=_remotes(repo, head),
-            subdirectory=subdirectory,
-            tree=tree.hex() if tree else None,
-        )
+    try:
+        return PendingInspection(repo, directory)
+    except BaseException:
+        repo.close()
+        raise
 
 
 def _head(repo: Any) -> tuple[list[bytes], Optional[bytes]]:
@@ -130,7 +161,11 @@ def _subtree(repo: Any, root_tree: bytes, subdirectory: str) -> Optional[bytes]:
 
 
 def _first_difference(repo: Any, head_tree: Optional[bytes]) -> Optional[str]:
-    from .status import WorktreeSettings, WorktreeStatus
+    return _worktree_status(repo, head_tree).first_difference()
+
+
+def _worktree_status(repo: Any, head_tree: Optional[bytes]) -> Any:
+    from .worktree import WorktreeSettings, WorktreeStatus
 
     config = repo.get_config_stack()
     matcher: list[Any] = []
@@ -143,10 +178,9 @@ def _first_difference(repo: Any, head_tree: Optional[bytes]) -> Optional[str]:
     def submodule_dirty(rel: str, sha: bytes) -> Optional[str]:
         return _submodule_difference(repo.path, rel, sha)
 
-    status = WorktreeStatus(
+    return WorktreeStatus(
         repo.path, repo.index_path(), head_tree, WorktreeSettings(config), ignored, submodule_dirty
     )
-    return status.first_difference()
 
 
 def _ignore_manager(repo: Any, config: Any) -> Any:

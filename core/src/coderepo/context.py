@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import attrs
 
-from .checkout import Checkout, inspect_checkout
+from .checkout import Checkout, begin_inspection, inspect_checkout
 from .errors import CodeRepoError, NotACheckout, UsageError
 from .models import CodeReference, CodeRepository, LocalRepositoryContext
 
@@ -89,8 +89,15 @@ def _match(path: str, registry: Any = None) -> tuple[Checkout, Optional[LocalRep
     from .repositories import list_repositories
 
     with inspection_scope():
-        checkout = checkout_of(path)
-        repositories = list_repositories(registry)
+        # Load plugins and the registry while the work-tree check runs in parallel.
+        pending = begin_inspection(path)
+        try:
+            repositories = list_repositories(registry)
+        except BaseException:
+            pending.cancel()
+            raise
+        checkout = pending.result()
+        _inspections.get()[os.path.realpath(os.path.abspath(path))] = checkout  # type: ignore[index]
         if not repositories:
             return checkout, None
         from .plugins import get_plugin_manager

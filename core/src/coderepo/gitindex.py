@@ -31,6 +31,17 @@ class IndexFormatError(ValueError):
     pass
 
 
+class Position:
+    """Where entry ``number`` starts (and, for version 4, the path before it)."""
+
+    __slots__ = ("number", "offset", "previous")
+
+    def __init__(self, number: int, offset: int, previous: bytes) -> None:
+        self.number = number
+        self.offset = offset
+        self.previous = previous
+
+
 class IndexReader:
     """Iterate over the entries of an index file's bytes, then read its extensions."""
 
@@ -45,14 +56,18 @@ class IndexReader:
         self.count = count
         self._end: Optional[int] = None
 
-    def entries(self) -> Iterator[tuple[bytes, tuple, int]]:
-        """Yield ``(path, fields, extended_flags)`` for every entry, in index order."""
+    def entries(self, start: Optional["Position"] = None, count: Optional[int] = None) -> Iterator[tuple[bytes, tuple, int]]:
+        """Yield ``(path, fields, extended_flags)`` in index order.
+
+        ``start`` (from :meth:`position`) and ``count`` select a range of entries.
+        """
         data = self.data
         unpack = _ENTRY.unpack_from
-        pos = 12
+        pos, previous = (start.offset, start.previous) if start else (12, b"")
+        if count is None:
+            count = self.count - (start.number if start else 0)
         if self.version == 4:
-            previous = b""
-            for _ in range(self.count):
+            for _ in range(count):
                 fields = unpack(data, pos)
                 flags = fields[FLAGS]
                 pos += ENTRY_SIZE
@@ -67,21 +82,45 @@ class IndexReader:
                 previous = path
                 yield path, fields, flags2
         else:
-            for _ in range(self.count):
+            for _ in range(count):
                 fields = unpack(data, pos)
                 flags = fields[FLAGS]
-                start = pos + ENTRY_SIZE
+                start_of_path = pos + ENTRY_SIZE
                 flags2 = 0
                 if flags & EXTENDED:
-                    flags2 = (data[start] << 8) | data[start + 1]
-                    start += 2
+                    flags2 = (data[start_of_path] << 8) | data[start_of_path + 1]
+                    start_of_path += 2
                 length = flags & NAME_MASK
                 if length == NAME_MASK:
-                    length = data.index(b"\0", start) - start
-                path = data[start : start + length]
-                pos += ((start - pos) + length + 8) & ~7
+                    length = data.index(b"\0", start_of_path) - start_of_path
+                path = data[start_of_path : start_of_path + length]
+                pos += ((start_of_path - pos) + length + 8) & ~7
                 yield path, fields, flags2
-        self._end = pos
+        if (start.number if start else 0) + count == self.count:
+            self._end = pos
+
+    def position(self, number: int) -> "Position":
+        """Where entry ``number`` starts, found without building the entries before it."""
+        data = self.data
+        pos = 12
+        previous = b""
+        if self.version == 4:
+            for _ in range(number):
+                flags = (data[pos + 60] << 8) | data[pos + 61]
+                pos += ENTRY_SIZE + (2 if flags & EXTENDED else 0)
+                strip, pos = _varint(data, pos)
+                end = data.index(b"\0", pos)
+                previous = previous[: len(previous) - strip] + data[pos:end]
+                pos = end + 1
+            return Position(number, pos, previous)
+        for _ in range(number):
+            flags = (data[pos + 60] << 8) | data[pos + 61]
+            start = pos + ENTRY_SIZE + (2 if flags & EXTENDED else 0)
+            length = flags & NAME_MASK
+            if length == NAME_MASK:
+                length = data.index(b"\0", start) - start
+            pos += ((start - pos) + length + 8) & ~7
+        return Position(number, pos, b"")
 
     def extensions(self) -> dict[bytes, bytes]:
         """The extensions by signature (reads past any entries not iterated yet)."""

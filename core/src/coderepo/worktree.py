@@ -23,6 +23,10 @@ from typing import Any, Callable, Optional
 from . import gitindex as gi
 
 S_IFGITLINK = 0o160000
+PARALLEL_MIN_ENTRIES = 8192  # below this, forking costs more than it saves
+HEAD_SHARE = 0.42  # this process also records names and walks; the helper only checks
+POLL_EVERY = 1024
+WORKERS_ENV = "CODEREPO_STATUS_WORKERS"
 _HASH_CHUNK = 1 << 20
 _NUL_SNIFF = 8000
 
@@ -82,30 +86,66 @@ class WorktreeStatus:
         self.ignored = ignored
         self.submodule_dirty = submodule_dirty
 
+        self._reader: Optional[gi.IndexReader] = None
+        self._index_mtime_s = 0
+        self._helper: Optional[_Helper] = None
+        self._split = 0
+        self._position: Optional[gi.Position] = None
+
     def first_difference(self) -> Optional[str]:
         """A short description of the first difference found, or None when clean."""
+        self.start()
+        return self.finish()
+
+    def start(self) -> None:
+        """Read the index and start the helper, so that the caller can do other work
+        (load plugins, read the registry) while it checks the tail of the index.
+
+        ``lstat`` of every tracked file dominates; git spreads it over threads, which
+        Python's GIL would serialise, so a forked helper checks the tail of the index
+        while this process checks the head, records names for step 4 and polls the
+        helper, stopping as soon as either finds a difference.
+        """
+        try:
+            with open(self.index_path, "rb") as f:
+                data = f.read()
+                self._index_mtime_s = os.fstat(f.fileno()).st_mtime_ns // 1_000_000_000
+        except FileNotFoundError:
+            data = b""
+        self._reader = reader = gi.IndexReader(data) if data else None
+        total = self._split = reader.count if reader else 0
+        if reader is not None and total >= PARALLEL_MIN_ENTRIES and _can_fork():
+            split = self._split = int(total * HEAD_SHARE)
+            position = self._position = reader.position(split)
+            mtime = self._index_mtime_s
+            self._helper = _Helper.start(
+                lambda: self._scan(reader, position, total - split, mtime, None, None, None, None)
+            )
+
+    def finish(self) -> Optional[str]:
+        """Complete the check started by :meth:`start`; None when clean."""
         try:
             self._check()
         except Dirty as exc:
             return str(exc)
+        finally:
+            self.cancel()
         return None
+
+    def cancel(self) -> None:
+        """Stop the helper, if any (after an error, or once the answer is known)."""
+        if self._helper is not None:
+            self._helper.stop()
 
     # -- the four steps ---------------------------------------------------------------
 
     def _check(self) -> None:
-        try:
-            with open(self.index_path, "rb") as f:
-                data = f.read()
-                index_mtime_s = os.fstat(f.fileno()).st_mtime_ns // 1_000_000_000
-        except FileNotFoundError:
-            data = b""
-            index_mtime_s = 0
-        reader = gi.IndexReader(data) if data else None
+        reader = self._reader
         names: dict[bytes, list[bytes]] = {}
         unsure_dirs: set[bytes] = set()
         gitlinks: list[tuple[bytes, bytes]] = []
         if reader is not None:
-            self._check_entries(reader, index_mtime_s, names, unsure_dirs, gitlinks)
+            self._check_entries(reader, names, unsure_dirs, gitlinks)
             self._check_staged(reader)
         elif self.head_tree is not None:
             raise Dirty("staged: every file deleted from the index")
@@ -118,23 +158,76 @@ class WorktreeStatus:
     def _check_entries(
         self,
         reader: gi.IndexReader,
-        index_mtime_s: int,
         names: dict[bytes, list[bytes]],
         unsure_dirs: set[bytes],
         gitlinks: list[tuple[bytes, bytes]],
     ) -> None:
-        lstat = os.lstat
-        prefix = self.root + b"/"
-        trustctime = self.settings.trustctime
-        filemode = self.settings.filemode
+        """Steps 1 and 2: this process's share of the entries, then the helper's answer."""
+        helper, split = self._helper, self._split
+        poll = helper.poll if helper else None
+        self._scan(reader, None, split, self._index_mtime_s, names, unsure_dirs, gitlinks, poll)
+        if helper:
+            assert self._position is not None
+            self._record(reader, self._position, reader.count - split, names, unsure_dirs, gitlinks)
+            reason = helper.result()
+            if reason:
+                raise Dirty(reason)
+
+    def _record(
+        self,
+        reader: gi.IndexReader,
+        start: gi.Position,
+        count: int,
+        names: dict[bytes, list[bytes]],
+        unsure_dirs: set[bytes],
+        gitlinks: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Names, unsure directories and submodules of entries the helper checks."""
         get = names.get
-        for path, f, flags2 in reader.entries():
+        for path, f, flags2 in reader.entries(start, count):
             slash = path.rfind(b"/")
             parent = path[:slash] if slash >= 0 else b""
             in_parent = get(parent)
             if in_parent is None:
                 names[parent] = in_parent = []
             in_parent.append(path)
+            if flags2 & gi.SKIP_WORKTREE or f[gi.FLAGS] & gi.ASSUME_VALID:
+                unsure_dirs.add(parent)
+            elif f[gi.MODE] == S_IFGITLINK:
+                gitlinks.append((path, f[gi.SHA]))
+
+    def _scan(
+        self,
+        reader: gi.IndexReader,
+        start: Optional[gi.Position],
+        count: int,
+        index_mtime_s: int,
+        names: Optional[dict[bytes, list[bytes]]],
+        unsure_dirs: Optional[set[bytes]],
+        gitlinks: Optional[list[tuple[bytes, bytes]]],
+        poll: Optional[Callable[[], None]],
+    ) -> None:
+        """Check ``count`` entries from ``start``; record names unless ``names`` is None."""
+        lstat = os.lstat
+        prefix = self.root + b"/"
+        trustctime = self.settings.trustctime
+        mode_mask = 0o170100 if self.settings.filemode else 0o170000
+        record = names is not None
+        get = names.get if names is not None else None
+        countdown = POLL_EVERY
+        for path, f, flags2 in reader.entries(start, count):
+            if record:
+                slash = path.rfind(b"/")
+                parent = path[:slash] if slash >= 0 else b""
+                in_parent = get(parent)  # type: ignore[misc]
+                if in_parent is None:
+                    names[parent] = in_parent = []  # type: ignore[index]
+                in_parent.append(path)
+            if poll is not None:
+                countdown -= 1
+                if not countdown:
+                    countdown = POLL_EVERY
+                    poll()
             flags = f[gi.FLAGS]
             if flags & gi.STAGE_MASK:
                 raise Dirty(f"unmerged: {os.fsdecode(path)}")
@@ -142,14 +235,17 @@ class WorktreeStatus:
                 if flags2 & gi.INTENT_TO_ADD:
                     raise Dirty(f"added: {os.fsdecode(path)}")
                 if flags2 & gi.SKIP_WORKTREE:
-                    unsure_dirs.add(parent)
+                    if record:
+                        unsure_dirs.add(parent)  # type: ignore[union-attr]
                     continue
             if flags & gi.ASSUME_VALID:
-                unsure_dirs.add(parent)
+                if record:
+                    unsure_dirs.add(parent)  # type: ignore[union-attr]
                 continue
             mode = f[gi.MODE]
             if mode == S_IFGITLINK:
-                gitlinks.append((path, f[gi.SHA]))
+                if record:
+                    gitlinks.append((path, f[gi.SHA]))  # type: ignore[union-attr]
                 continue
             try:
                 st = lstat(prefix + path)
@@ -161,7 +257,7 @@ class WorktreeStatus:
                 or st.st_ino & 0xFFFFFFFF != f[gi.INO]
                 or (trustctime and st.st_ctime_ns != f[gi.CTIME_S] * 1_000_000_000 + f[gi.CTIME_NS])
                 or f[gi.MTIME_S] >= index_mtime_s
-                or (st.st_mode ^ mode) & (0o170100 if filemode else 0o170000)
+                or (st.st_mode ^ mode) & mode_mask
             ):
                 self._compare_content(path, prefix + path, st, mode, f[gi.SHA])
 
@@ -250,6 +346,89 @@ class WorktreeStatus:
             raise Dirty(f"untracked: {name}/")
         for entry in os.listdir(full):
             self._check_untracked_path(child + b"/" + entry)
+
+
+def _can_fork() -> bool:
+    """Fork only where it is safe and cheap: POSIX, one thread, not disabled."""
+    import threading
+
+    if os.environ.get(WORKERS_ENV, "2") == "1" or not hasattr(os, "fork"):
+        return False
+    return threading.active_count() == 1
+
+
+class _Helper:
+    """A forked process that runs one check and reports its first difference."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self.fd = fd
+        self.answer: Optional[str] = None  # set once the helper has been reaped
+
+    @classmethod
+    def start(cls, check: Callable[[], None]) -> "_Helper":
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the helper: never return into the caller's code
+            code = 0
+            try:
+                os.close(read_fd)
+                try:
+                    check()
+                    reason = ""
+                except Dirty as exc:
+                    reason = str(exc) or "different"
+                except BaseException as exc:
+                    reason = f"error: {type(exc).__name__}: {exc}"
+                os.write(write_fd, b"R" + reason.encode("utf-8", "surrogateescape"))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        return cls(pid, read_fd)
+
+    def poll(self) -> None:
+        """Raise Dirty now if the helper has already found a difference."""
+        import select
+
+        if self.answer is None and select.select([self.fd], [], [], 0)[0]:
+            reason = self.result()
+            if reason:
+                raise Dirty(reason)
+
+    def result(self) -> str:
+        """Wait for the helper's answer: a difference, or "" when its part is clean."""
+        if self.answer is not None:
+            return self.answer
+        chunks = []
+        while chunk := os.read(self.fd, 65536):
+            chunks.append(chunk)
+        os.close(self.fd)
+        os.waitpid(self.pid, 0)
+        message = b"".join(chunks)
+        self.answer = ""
+        if not message.startswith(b"R"):
+            raise RuntimeError("status helper process died without an answer")
+        reason = message[1:].decode("utf-8", "surrogateescape")
+        if reason.startswith("error: "):
+            raise RuntimeError(f"status helper failed: {reason[7:]}")
+        self.answer = reason
+        return reason
+
+    def stop(self) -> None:
+        """Make sure the helper is gone (after an error or an early answer here)."""
+        if self.answer is not None:
+            return
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        self.answer = ""
 
 
 EMPTY_TREE = bytes.fromhex("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
