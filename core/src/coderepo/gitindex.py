@@ -55,6 +55,7 @@ class IndexReader:
         self.version = version
         self.count = count
         self._end: Optional[int] = None
+        self.resume: Optional[Position] = None  # where the last finished iteration stopped
 
     def entries(self, start: Optional["Position"] = None, count: Optional[int] = None) -> Iterator[tuple[bytes, tuple, int]]:
         """Yield ``(path, fields, extended_flags)`` in index order.
@@ -96,16 +97,18 @@ class IndexReader:
                 path = data[start_of_path : start_of_path + length]
                 pos += ((start_of_path - pos) + length + 8) & ~7
                 yield path, fields, flags2
-        if (start.number if start else 0) + count == self.count:
+        number = (start.number if start else 0) + count
+        self.resume = Position(number, pos, previous)
+        if number == self.count:
             self._end = pos
 
-    def position(self, number: int) -> "Position":
-        """Where entry ``number`` starts, found without building the entries before it."""
+    def position(self, number: int, start: Optional["Position"] = None) -> "Position":
+        """Where entry ``number`` starts, found without building the entries before it
+        (counting from ``start`` when given)."""
         data = self.data
-        pos = 12
-        previous = b""
+        pos, previous, first = (start.offset, start.previous, start.number) if start else (12, b"", 0)
         if self.version == 4:
-            for _ in range(number):
+            for _ in range(number - first):
                 flags = (data[pos + 60] << 8) | data[pos + 61]
                 pos += ENTRY_SIZE + (2 if flags & EXTENDED else 0)
                 strip, pos = _varint(data, pos)
@@ -113,20 +116,22 @@ class IndexReader:
                 previous = previous[: len(previous) - strip] + data[pos:end]
                 pos = end + 1
             return Position(number, pos, previous)
-        for _ in range(number):
+        for _ in range(number - first):
             flags = (data[pos + 60] << 8) | data[pos + 61]
-            start = pos + ENTRY_SIZE + (2 if flags & EXTENDED else 0)
+            path_start = pos + ENTRY_SIZE + (2 if flags & EXTENDED else 0)
             length = flags & NAME_MASK
             if length == NAME_MASK:
-                length = data.index(b"\0", start) - start
-            pos += ((start - pos) + length + 8) & ~7
+                length = data.index(b"\0", path_start) - path_start
+            pos += ((path_start - pos) + length + 8) & ~7
         return Position(number, pos, b"")
 
-    def extensions(self) -> dict[bytes, bytes]:
-        """The extensions by signature (reads past any entries not iterated yet)."""
+    def extensions(self, end: Optional[int] = None) -> dict[bytes, bytes]:
+        """The extensions by signature; ``end`` is the offset after the last entry, if
+        known (else it is found by skipping over the entries)."""
+        if end is not None:
+            self._end = end
         if self._end is None:
-            for _ in self.entries():
-                pass
+            self._end = self.position(self.count).offset
         data = self.data
         pos = self._end
         assert pos is not None

@@ -3,20 +3,29 @@
 The answer comes in four steps, cheapest first, stopping at the first difference:
 
 1. every index entry's stat data against ``lstat`` of the file (only entries whose
-   stat data differ, or that are racily clean, have their content hashed);
-2. unmerged and intent-to-add entries;
-3. the index against HEAD's tree, through the index's cache-tree (TREE extension),
-   hashing only the directories it has invalidated;
-4. untracked, non-ignored files: a directory whose entry count equals the number
-   of tracked names in it cannot hold one, so only other directories are listed.
+   stat data differ, or that are racily clean, have their content hashed), and
+   unmerged or intent-to-add entries;
+2. submodules: dirty when checked out at another commit or dirty themselves;
+3. untracked, non-ignored files: a directory whose entry count equals the number
+   of tracked names in it cannot hold one, so only the other directories are read;
+4. the index against HEAD's tree, through the index's cache-tree (TREE extension),
+   hashing only the directories it has invalidated.
 
-Submodules are dirty when checked out at another commit or dirty themselves.
+``lstat`` of every tracked file dominates. git spreads it over threads, which
+Python's GIL would serialise, so on large indexes a forked helper process takes the
+second half of the index (steps 1 to 3 for the directories wholly inside it) while
+this process takes the first half; the few directories that straddle the split are
+finished here with the names the helper reports. Either side stops at the first
+difference.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
+import select
+import signal
 import stat
 from typing import Any, Callable, Optional
 
@@ -24,7 +33,7 @@ from . import gitindex as gi
 
 S_IFGITLINK = 0o160000
 PARALLEL_MIN_ENTRIES = 8192  # below this, forking costs more than it saves
-HEAD_SHARE = 0.42  # this process also records names and walks; the helper only checks
+HEAD_SHARE = 0.5  # of the entries, for this process (it also finishes the straddling directories)
 POLL_EVERY = 1024
 WORKERS_ENV = "CODEREPO_STATUS_WORKERS"
 _HASH_CHUNK = 1 << 20
@@ -67,6 +76,39 @@ class WorktreeSettings:
         self.autocrlf = autocrlf in (b"true", b"input")
 
 
+class _Share:
+    """What one process learns from its range of index entries."""
+
+    def __init__(self) -> None:
+        self.names: dict[bytes, list[bytes]] = {}  # directory -> tracked names directly in it
+        self.unsure: set[bytes] = set()  # directories with skip-worktree / assume-unchanged entries
+        self.gitlinks: list[tuple[bytes, bytes]] = []
+        self.last_path = b""
+
+    def directories(self) -> dict[bytes, list[bytes]]:
+        """Every directory with tracked content -> its subdirectories with tracked content."""
+        children: dict[bytes, list[bytes]] = {b"": []}
+        linked = {b""}
+        for directory in self.names:
+            while directory not in linked:  # link it, then its parents, up to the root
+                linked.add(directory)
+                children.setdefault(directory, [])
+                slash = directory.rfind(b"/")
+                parent = directory[:slash] if slash >= 0 else b""
+                children.setdefault(parent, []).append(directory)
+                directory = parent
+        return children
+
+    def report(self, straddling: set[bytes]) -> dict[bytes, tuple[list[bytes], list[bytes], bool]]:
+        """For the straddling directories: names, subdirectories, unsure (sent to the other side)."""
+        children = self.directories()
+        return {
+            d: (self.names.get(d, []), children.get(d, []), d in self.unsure)
+            for d in straddling
+            if d in children
+        }
+
+
 class WorktreeStatus:
     """Checks one work tree against its index and HEAD's tree."""
 
@@ -85,12 +127,10 @@ class WorktreeStatus:
         self.settings = settings
         self.ignored = ignored
         self.submodule_dirty = submodule_dirty
-
         self._reader: Optional[gi.IndexReader] = None
         self._index_mtime_s = 0
         self._helper: Optional[_Helper] = None
         self._split = 0
-        self._position: Optional[gi.Position] = None
 
     def first_difference(self) -> Optional[str]:
         """A short description of the first difference found, or None when clean."""
@@ -99,13 +139,7 @@ class WorktreeStatus:
 
     def start(self) -> None:
         """Read the index and start the helper, so that the caller can do other work
-        (load plugins, read the registry) while it checks the tail of the index.
-
-        ``lstat`` of every tracked file dominates; git spreads it over threads, which
-        Python's GIL would serialise, so a forked helper checks the tail of the index
-        while this process checks the head, records names for step 4 and polls the
-        helper, stopping as soon as either finds a difference.
-        """
+        (load plugins, read the registry) while the helper checks its half."""
         try:
             with open(self.index_path, "rb") as f:
                 data = f.read()
@@ -114,13 +148,21 @@ class WorktreeStatus:
             data = b""
         self._reader = reader = gi.IndexReader(data) if data else None
         total = self._split = reader.count if reader else 0
-        if reader is not None and total >= PARALLEL_MIN_ENTRIES and _can_fork():
-            split = self._split = int(total * HEAD_SHARE)
-            position = self._position = reader.position(split)
-            mtime = self._index_mtime_s
-            self._helper = _Helper.start(
-                lambda: self._scan(reader, position, total - split, mtime, None, None, None, None)
-            )
+        if reader is None or total < max(2, PARALLEL_MIN_ENTRIES) or not _can_fork():
+            return
+        split = self._split = min(total - 1, max(1, int(total * HEAD_SHARE)))
+
+        def helper() -> Any:
+            before = reader.position(split - 1)
+            (last, _f, _x), (first, _f, _x) = reader.entries(before, 2)
+            straddling = _common_directories(last, first)
+            position = reader.position(split, start=before)
+            share = self._scan(reader, position, total - split, None)
+            self._check_submodules(share)
+            self._check_directories(share, skip=straddling)
+            return {"end": reader._end, "straddling": share.report(straddling)}
+
+        self._helper = _Helper.start(helper)
 
     def finish(self) -> Optional[str]:
         """Complete the check started by :meth:`start`; None when clean."""
@@ -137,92 +179,55 @@ class WorktreeStatus:
         if self._helper is not None:
             self._helper.stop()
 
-    # -- the four steps ---------------------------------------------------------------
+    # -- the steps --------------------------------------------------------------------
 
     def _check(self) -> None:
-        reader = self._reader
-        names: dict[bytes, list[bytes]] = {}
-        unsure_dirs: set[bytes] = set()
-        gitlinks: list[tuple[bytes, bytes]] = []
-        if reader is not None:
-            self._check_entries(reader, names, unsure_dirs, gitlinks)
-            self._check_staged(reader)
-        elif self.head_tree is not None:
-            raise Dirty("staged: every file deleted from the index")
-        for path, sha in gitlinks:
-            reason = self.submodule_dirty(os.fsdecode(path), sha)
-            if reason:
-                raise Dirty(reason)
-        self._check_untracked(names, unsure_dirs)
-
-    def _check_entries(
-        self,
-        reader: gi.IndexReader,
-        names: dict[bytes, list[bytes]],
-        unsure_dirs: set[bytes],
-        gitlinks: list[tuple[bytes, bytes]],
-    ) -> None:
-        """Steps 1 and 2: this process's share of the entries, then the helper's answer."""
-        helper, split = self._helper, self._split
+        reader, helper = self._reader, self._helper
+        if reader is None:
+            if self.head_tree is not None:
+                raise Dirty("staged: every file deleted from the index")
+            self._check_directories(_Share(), skip=set())
+            return
         poll = helper.poll if helper else None
-        self._scan(reader, None, split, self._index_mtime_s, names, unsure_dirs, gitlinks, poll)
+        share = self._scan(reader, None, self._split, poll)
+        straddling: set[bytes] = set()
         if helper:
-            assert self._position is not None
-            self._record(reader, self._position, reader.count - split, names, unsure_dirs, gitlinks)
-            reason = helper.result()
-            if reason:
-                raise Dirty(reason)
-
-    def _record(
-        self,
-        reader: gi.IndexReader,
-        start: gi.Position,
-        count: int,
-        names: dict[bytes, list[bytes]],
-        unsure_dirs: set[bytes],
-        gitlinks: list[tuple[bytes, bytes]],
-    ) -> None:
-        """Names, unsure directories and submodules of entries the helper checks."""
-        get = names.get
-        for path, f, flags2 in reader.entries(start, count):
-            slash = path.rfind(b"/")
-            parent = path[:slash] if slash >= 0 else b""
-            in_parent = get(parent)
-            if in_parent is None:
-                names[parent] = in_parent = []
-            in_parent.append(path)
-            if flags2 & gi.SKIP_WORKTREE or f[gi.FLAGS] & gi.ASSUME_VALID:
-                unsure_dirs.add(parent)
-            elif f[gi.MODE] == S_IFGITLINK:
-                gitlinks.append((path, f[gi.SHA]))
+            assert reader.resume is not None
+            (first, _f, _x), = reader.entries(reader.resume, 1)
+            straddling = _common_directories(share.last_path, first)
+        self._check_submodules(share)
+        self._check_directories(share, skip=straddling, poll=poll)
+        end = None
+        if helper:
+            report = helper.result()
+            self._check_straddling(share, straddling, report["straddling"])
+            end = report["end"]
+        self._check_staged(reader, end)
 
     def _scan(
         self,
         reader: gi.IndexReader,
         start: Optional[gi.Position],
         count: int,
-        index_mtime_s: int,
-        names: Optional[dict[bytes, list[bytes]]],
-        unsure_dirs: Optional[set[bytes]],
-        gitlinks: Optional[list[tuple[bytes, bytes]]],
         poll: Optional[Callable[[], None]],
-    ) -> None:
-        """Check ``count`` entries from ``start``; record names unless ``names`` is None."""
+    ) -> _Share:
+        """Step 1 for ``count`` entries from ``start``, recording names for step 3."""
+        share = _Share()
+        names, unsure, gitlinks = share.names, share.unsure, share.gitlinks
+        get = names.get
         lstat = os.lstat
         prefix = self.root + b"/"
         trustctime = self.settings.trustctime
         mode_mask = 0o170100 if self.settings.filemode else 0o170000
-        record = names is not None
-        get = names.get if names is not None else None
+        index_mtime_s = self._index_mtime_s
         countdown = POLL_EVERY
         for path, f, flags2 in reader.entries(start, count):
-            if record:
-                slash = path.rfind(b"/")
-                parent = path[:slash] if slash >= 0 else b""
-                in_parent = get(parent)  # type: ignore[misc]
-                if in_parent is None:
-                    names[parent] = in_parent = []  # type: ignore[index]
-                in_parent.append(path)
+            slash = path.rfind(b"/")
+            parent = path[:slash] if slash >= 0 else b""
+            in_parent = get(parent)
+            if in_parent is None:
+                names[parent] = in_parent = []
+            in_parent.append(path[slash + 1 :])
             if poll is not None:
                 countdown -= 1
                 if not countdown:
@@ -235,17 +240,14 @@ class WorktreeStatus:
                 if flags2 & gi.INTENT_TO_ADD:
                     raise Dirty(f"added: {os.fsdecode(path)}")
                 if flags2 & gi.SKIP_WORKTREE:
-                    if record:
-                        unsure_dirs.add(parent)  # type: ignore[union-attr]
+                    unsure.add(parent)
                     continue
             if flags & gi.ASSUME_VALID:
-                if record:
-                    unsure_dirs.add(parent)  # type: ignore[union-attr]
+                unsure.add(parent)
                 continue
             mode = f[gi.MODE]
             if mode == S_IFGITLINK:
-                if record:
-                    gitlinks.append((path, f[gi.SHA]))  # type: ignore[union-attr]
+                gitlinks.append((path, f[gi.SHA]))
                 continue
             try:
                 st = lstat(prefix + path)
@@ -260,6 +262,61 @@ class WorktreeStatus:
                 or (st.st_mode ^ mode) & mode_mask
             ):
                 self._compare_content(path, prefix + path, st, mode, f[gi.SHA])
+        if count:
+            share.last_path = path
+        return share
+
+    def _check_submodules(self, share: _Share) -> None:
+        """Step 2."""
+        for path, sha in share.gitlinks:
+            reason = self.submodule_dirty(os.fsdecode(path), sha)
+            if reason:
+                raise Dirty(reason)
+
+    def _check_directories(
+        self, share: _Share, skip: set[bytes], poll: Optional[Callable[[], None]] = None
+    ) -> None:
+        """Step 3 for the directories wholly inside this share."""
+        children = share.directories()
+        for count, directory in enumerate(children):
+            if directory in skip:
+                continue
+            if poll is not None and not count % 64:
+                poll()
+            self._check_directory(
+                directory, share.names.get(directory, ()), children[directory], directory in share.unsure
+            )
+
+    def _check_straddling(
+        self, share: _Share, straddling: set[bytes], reported: dict[bytes, tuple[list[bytes], list[bytes], bool]]
+    ) -> None:
+        """Step 3 for the directories with tracked names on both sides of the split."""
+        children = share.directories()
+        for directory in straddling:
+            names, subdirs, unsure = reported.get(directory, ([], [], False))
+            self._check_directory(
+                directory,
+                [*share.names.get(directory, ()), *names],
+                list({*children.get(directory, ()), *subdirs}),
+                unsure or directory in share.unsure,
+            )
+
+    def _check_directory(self, rel: bytes, files: Any, subdirs: Any, unsure: bool) -> None:
+        """Raise Dirty if directory ``rel`` holds an untracked, non-ignored file."""
+        full = self.root + b"/" + rel if rel else self.root
+        try:
+            listed = os.listdir(full)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # a directory of skip-worktree entries only
+        expected = len(files) + len(subdirs) + (0 if rel else 1)  # + .git at the root
+        if not unsure and len(listed) == expected and (rel or b".git" in listed):
+            return  # every tracked name exists (step 1), so there is no other name
+        known = set(files)
+        known.update(d[d.rfind(b"/") + 1 :] for d in subdirs)
+        for name in listed:
+            if name in known or (not rel and name == b".git"):
+                continue
+            self._check_untracked_path(rel + b"/" + name if rel else name)
 
     def _compare_content(self, path: bytes, full: bytes, st: os.stat_result, mode: int, sha: bytes) -> None:
         """Stat data cannot vouch for this entry: compare type, mode and content."""
@@ -287,8 +344,9 @@ class WorktreeStatus:
             return
         raise Dirty(f"modified: {name}")
 
-    def _check_staged(self, reader: gi.IndexReader) -> None:
-        cache = gi.cache_tree(reader.extensions().get(b"TREE", b""))
+    def _check_staged(self, reader: gi.IndexReader, end: Optional[int] = None) -> None:
+        """Step 4."""
+        cache = gi.cache_tree(reader.extensions(end).get(b"TREE", b""))
         index_tree = cache.get(b"")
         if index_tree is None:
             entries = [(p, f[gi.MODE], f[gi.SHA]) for p, f, flags2 in reader.entries()]
@@ -298,40 +356,6 @@ class WorktreeStatus:
                 raise Dirty("staged: new files on an unborn branch")
         elif index_tree != self.head_tree and not (index_tree is None and self.head_tree == EMPTY_TREE):
             raise Dirty("staged: the index differs from HEAD")
-
-    def _check_untracked(self, tracked: dict[bytes, list[bytes]], unsure_dirs: set[bytes]) -> None:
-        children: dict[bytes, list[bytes]] = {}
-        known = {b""}
-        for directory in list(tracked):
-            while directory not in known:
-                known.add(directory)
-                slash = directory.rfind(b"/")
-                parent = directory[:slash] if slash >= 0 else b""
-                children.setdefault(parent, []).append(directory)
-                directory = parent
-        root = self.root
-        stack = [b""]
-        while stack:
-            rel = stack.pop()
-            full = root + b"/" + rel if rel else root
-            try:
-                names = os.listdir(full)
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # a directory of skip-worktree entries only
-            subdirs = children.get(rel, ())
-            files = tracked.get(rel, ())
-            expected = len(files) + len(subdirs) + (0 if rel else 1)  # + .git at the root
-            if rel not in unsure_dirs and len(names) == expected and (rel or b".git" in names):
-                stack.extend(subdirs)
-                continue
-            # The slow path: look at each name that is not tracked.
-            known = {*files, *subdirs}
-            for name in names:
-                child = rel + b"/" + name if rel else name
-                if child in known or (not rel and name == b".git"):
-                    continue
-                self._check_untracked_path(child)
-            stack.extend(subdirs)
 
     def _check_untracked_path(self, child: bytes) -> None:
         """An untracked name: dirty unless ignored (or a directory with no files in it)."""
@@ -348,6 +372,18 @@ class WorktreeStatus:
             self._check_untracked_path(child + b"/" + entry)
 
 
+
+def _common_directories(a: bytes, b: bytes) -> set[bytes]:
+    """The directories containing both paths (the root included)."""
+    result = {b""}
+    parts_a, parts_b = a.split(b"/")[:-1], b.split(b"/")[:-1]
+    for i, (x, y) in enumerate(zip(parts_a, parts_b)):
+        if x != y:
+            break
+        result.add(b"/".join(parts_a[: i + 1]))
+    return result
+
+
 def _can_fork() -> bool:
     """Fork only where it is safe and cheap: POSIX, one thread, not disabled."""
     import threading
@@ -358,15 +394,16 @@ def _can_fork() -> bool:
 
 
 class _Helper:
-    """A forked process that runs one check and reports its first difference."""
+    """A forked process that runs one check and sends back its report or difference."""
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid = pid
         self.fd = fd
-        self.answer: Optional[str] = None  # set once the helper has been reaped
+        self.done = False
+        self.report: Any = None
 
     @classmethod
-    def start(cls, check: Callable[[], None]) -> "_Helper":
+    def start(cls, check: Callable[[], Any]) -> "_Helper":
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the helper: never return into the caller's code
@@ -374,13 +411,13 @@ class _Helper:
             try:
                 os.close(read_fd)
                 try:
-                    check()
-                    reason = ""
+                    message = b"C" + marshal.dumps(check())
                 except Dirty as exc:
-                    reason = str(exc) or "different"
+                    message = b"D" + (str(exc) or "different").encode("utf-8", "surrogateescape")
                 except BaseException as exc:
-                    reason = f"error: {type(exc).__name__}: {exc}"
-                os.write(write_fd, b"R" + reason.encode("utf-8", "surrogateescape"))
+                    message = b"E" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+                with os.fdopen(write_fd, "wb") as pipe:
+                    pipe.write(message)
             except BaseException:
                 code = 1
             finally:
@@ -390,45 +427,39 @@ class _Helper:
 
     def poll(self) -> None:
         """Raise Dirty now if the helper has already found a difference."""
-        import select
+        if not self.done and select.select([self.fd], [], [], 0)[0]:
+            self.result()
 
-        if self.answer is None and select.select([self.fd], [], [], 0)[0]:
-            reason = self.result()
-            if reason:
-                raise Dirty(reason)
-
-    def result(self) -> str:
-        """Wait for the helper's answer: a difference, or "" when its part is clean."""
-        if self.answer is not None:
-            return self.answer
-        chunks = []
-        while chunk := os.read(self.fd, 65536):
-            chunks.append(chunk)
-        os.close(self.fd)
-        os.waitpid(self.pid, 0)
-        message = b"".join(chunks)
-        self.answer = ""
-        if not message.startswith(b"R"):
-            raise RuntimeError("status helper process died without an answer")
-        reason = message[1:].decode("utf-8", "surrogateescape")
-        if reason.startswith("error: "):
-            raise RuntimeError(f"status helper failed: {reason[7:]}")
-        self.answer = reason
-        return reason
+    def result(self) -> Any:
+        """The helper's report when its part is clean; raises Dirty with its difference."""
+        if not self.done:
+            with os.fdopen(self.fd, "rb") as pipe:
+                message = pipe.read()
+            os.waitpid(self.pid, 0)
+            self.done = True
+            kind, body = message[:1], message[1:]
+            if kind == b"C":
+                self.report = marshal.loads(body)
+            elif kind == b"D":
+                self.report = Dirty(body.decode("utf-8", "surrogateescape"))
+            else:
+                error = body.decode("utf-8", "replace") or "died without an answer"
+                self.report = RuntimeError(f"status helper process failed: {error}")
+        if isinstance(self.report, BaseException):
+            raise self.report
+        return self.report
 
     def stop(self) -> None:
-        """Make sure the helper is gone (after an error or an early answer here)."""
-        if self.answer is not None:
+        """Make sure the helper is gone (after an error, or an early answer here)."""
+        if self.done:
             return
-        import signal
-
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         os.waitpid(self.pid, 0)
         os.close(self.fd)
-        self.answer = ""
+        self.done = True
 
 
 EMPTY_TREE = bytes.fromhex("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
