@@ -536,3 +536,43 @@ def test_outside_any_checkout(tmp_path: Path) -> None:
         coderepo.inspect_checkout(str(tmp_path / "plain"))
     with pytest.raises(coderepo.UsageError, match="does not exist"):
         coderepo.inspect_checkout(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_changes_across_the_split(tmp_path: Path, seed: int, status_mode: str) -> None:
+    """Changes anywhere in a larger tree, on either side of the helper's split."""
+    import random
+
+    rng = random.Random(seed)
+    work = tmp_path / "tree"
+    work.mkdir()
+    git("init", "-q", "-b", "main", cwd=work)
+    files = []
+    for d in range(30):
+        folder = work / f"d{d % 5}" / f"sub{d:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in range(rng.randint(1, 12)):
+            (folder / f"f{f}.txt").write_text(f"{d}-{f}\n")
+            files.append(folder / f"f{f}.txt")
+    (work / "top.txt").write_text("top\n")
+    (work / "zzz.txt").write_text("last\n")
+    (work / ".gitignore").write_text("*.log\n")
+    files += [work / "top.txt", work / "zzz.txt"]
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "tree", cwd=work)
+    check(work, False)
+    victim = rng.choice(files)
+    change = rng.choice(["modify", "delete", "untracked", "ignored", "chmod", "empty dir"])
+    if change == "modify":
+        victim.write_text("changed!\n")
+    elif change == "delete":
+        victim.unlink()
+    elif change == "untracked":
+        (victim.parent / "new.txt").write_text("n")
+    elif change == "ignored":
+        (victim.parent / "new.log").write_text("n")
+    elif change == "chmod":
+        os.chmod(victim, 0o755)
+    else:
+        (victim.parent / "emptydir").mkdir()
+    check(work, change in ("modify", "delete", "untracked", "chmod"))

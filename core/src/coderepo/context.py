@@ -86,12 +86,12 @@ def local_context(path: str = ".", registry: Any = None) -> Optional[LocalReposi
 
 
 def _match(path: str, registry: Any = None) -> tuple[Checkout, Optional[LocalRepositoryContext]]:
-    from .repositories import list_repositories
-
     with inspection_scope():
-        # Load plugins and the registry while the work-tree check runs in parallel.
+        # Import and load plugins and the registry while the work-tree check runs.
         pending = begin_inspection(path)
         try:
+            from .repositories import list_repositories
+
             repositories = list_repositories(registry)
         except BaseException:
             pending.cancel()
