@@ -34,6 +34,10 @@ _EXPORTS = {
     "context_for_remote": "context",
     "DirtyCheckoutError": "context",
     "parse_remote": "urls",
+    # downloads
+    "DownloadResult": "downloader",
+    "VerificationError": "downloader",
+    "current_session": "downloader",
     # custom classes
     "BaseCodeRepository": "custom",
     # registry facade
@@ -60,10 +64,18 @@ _EXPORTS = {
     "NotACheckout": "errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "download", *_EXPORTS]
+
+
+_RENAMED = {"download": ("downloader", "download_facade")}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        module_name, attribute = _RENAMED[name]
+        value = getattr(importlib.import_module(f".{module_name}", __name__), attribute)
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'coderepo' has no attribute {name!r}")
@@ -80,6 +92,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .checkout import Checkout, Remote, inspect_checkout
     from .context import DirtyCheckoutError, context_for_remote, local_context, reference, status
     from .custom import BaseCodeRepository
+    from .downloader import DownloadResult, VerificationError, current_session
+    from .downloader import download_facade as download
     from .urls import parse_remote
     from .errors import (
         AuthenticationError,

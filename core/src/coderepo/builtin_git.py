@@ -5,6 +5,7 @@ Registered through the ``coderepo`` entry-point group like every other plugin.
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import attrs
@@ -50,6 +51,32 @@ def login(repository: CodeRepository) -> Optional[bool]:
 
     config: GitConfig = repository.config
     list_refs(config.url, config.username, config.token)
+    return True
+
+
+@hookimpl
+def download_files(
+    repository: CodeRepository, commit: str, directory: str, repo_sub_directory: Optional[str]
+) -> Optional[bool]:
+    if repository.type != TYPE_NAME:
+        return None
+    from .downloader import current_session
+    from .gitfetch import GitRemote, fetch_commit_files
+
+    config: GitConfig = repository.config
+    session = current_session()
+    remote = GitRemote(config.url, config.username, config.token)
+    result = fetch_commit_files(
+        remote,
+        commit,
+        repo_sub_directory or "",
+        directory,
+        work_dir=os.path.dirname(os.path.abspath(directory)),
+        on_bytes=session.bytes_received,
+        on_file=session.files_written,
+    )
+    session.gitlinks.update(result.gitlinks)
+    session.report_tree(result.tree, result.entries)
     return True
 
 

@@ -321,6 +321,63 @@ def reference(path: str, as_json: bool) -> None:
         click.echo(f"{ref.repository}@{ref.commit}{sub} (tree {ref.tree})")
 
 
+@cli.command()
+@click.argument("args", nargs=-1, metavar="[NAME] DEST")
+@click.option("--commit", help="Commit to download (full 40-character id), with NAME.")
+@click.option("--subdirectory", default="", help="Only this directory of the commit, with NAME.")
+@click.option("--reference", "reference_file", type=click.File("r"), help="A reference from 'coderepo reference --json' ('-' for stdin).")
+@click.option("--force", is_flag=True, help="Replace DEST if it exists and is not empty.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor fill the local tree cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def download(
+    args: tuple[str, ...], commit: Optional[str], subdirectory: str, reference_file: Any,
+    force: bool, no_cache: bool, as_json: bool,
+) -> None:
+    """Download exactly one commit's files into DEST, verified by tree id."""
+    from .downloader import Progress, download as run_download, download_reference
+    from .errors import UsageError
+    from .models import CodeReference
+
+    options: dict[str, Any] = {"replace": force, "use_cache": False if no_cache else None}
+    progress = Progress("downloading")
+    options["progress"] = progress
+    try:
+        if reference_file is not None:
+            if len(args) != 1 or commit or subdirectory:
+                raise UsageError("with --reference give only DEST (no NAME, --commit or --subdirectory)")
+            ref = CodeReference.from_json(reference_file.read())
+            result = download_reference(ref, args[0], **options)
+            name = ref.repository
+        else:
+            if len(args) != 2 or not commit:
+                raise UsageError("give NAME --commit SHA DEST, or --reference FILE DEST")
+            from .repositories import get_repository
+
+            name = args[0]
+            result = run_download(get_repository(name), commit, args[1], subdirectory, **options)
+    finally:
+        progress.close()
+    data = {
+        "repository": name,
+        "commit": result.commit,
+        "subdirectory": result.subdirectory,
+        "tree": result.tree,
+        "directory": result.directory,
+        "verified": result.verified,
+        "from_cache": result.from_cache,
+        "submodules": result.submodules,
+    }
+    if as_json:
+        _dump(data)
+        return
+    where = f"{name}@{result.commit[:12]}" + (f":{result.subdirectory}" if result.subdirectory else "")
+    how = "from the cache" if result.from_cache else "downloaded"
+    check = f"tree {result.tree} verified" if result.verified else "NOT verified: the type cannot tell the expected tree"
+    click.echo(f"{where} {how} into {result.directory} ({check})")
+    for path, sha in sorted(result.submodules.items()):
+        click.echo(f"note: submodule {path} (commit {sha[:12]}) is not included; its directory is empty", err=True)
+
+
 def main() -> None:
     cli.main(prog_name="coderepo")
 
