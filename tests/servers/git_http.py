@@ -25,9 +25,10 @@ def _git_core() -> str:
 class GitHttpServer:
     """Serves every bare repository under ``root`` at ``http://127.0.0.1:PORT/NAME``."""
 
-    def __init__(self, root: Path, auth: Optional[tuple[str, str]] = None) -> None:
+    def __init__(self, root: Path, auth: Optional[tuple[str, str]] = None, protocol_v2: bool = True) -> None:
         self.root = Path(root)
         self.auth = auth
+        self.protocol_v2 = protocol_v2
         self.requests: list[str] = []
         self.bytes_sent = 0
         backend = _git_core()
@@ -83,7 +84,7 @@ class GitHttpServer:
                     "GIT_CONFIG_NOSYSTEM": "1",
                     "HOME": str(server_self.root),
                 }
-                if self.headers.get("Git-Protocol"):
+                if self.headers.get("Git-Protocol") and server_self.protocol_v2:
                     env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
                 if self.headers.get("Content-Encoding"):
                     env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]

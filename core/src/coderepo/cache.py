@@ -32,11 +32,12 @@ class TreeCache:
     def _entry(self, tree: str) -> Path:
         return self.root / tree[:2] / tree
 
-    def lock(self, tree: str) -> Any:
+    def lock(self, key: str) -> Any:
+        """An inter-process lock for one download (key: commit and subdirectory)."""
         import filelock
 
         (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(str(self.root / "locks" / f"{tree}.lock"), timeout=3600)
+        return filelock.FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=3600)
 
     def get(self, tree: str) -> Optional[tuple[Path, dict[str, str]]]:
         """The entry's directory and its gitlinks, if the tree is cached."""

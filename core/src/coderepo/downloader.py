@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import os
 import re
 import shutil
@@ -44,15 +45,15 @@ class DownloadSession:
     subdirectory: str
     expected_tree: Optional[str] = None
     gitlinks: dict[str, str] = attrs.field(factory=dict)
-    expected_entries: Optional[dict[str, tuple[int, str]]] = None
+    reported_tree: Optional[str] = None
+    reported_entries: Optional[dict[str, tuple[int, str]]] = None
     progress: Any = None
 
     def report_tree(self, tree: str, entries: Optional[dict[str, tuple[int, str]]] = None) -> None:
-        """A plugin that learned the tree id (and entries) while downloading says so."""
-        if self.expected_tree is None:
-            self.expected_tree = tree
-        if entries is not None:
-            self.expected_entries = entries
+        """A plugin that learned the tree id (and its entries: path -> (mode, id)) while
+        downloading says so; core then verifies the files against it."""
+        self.reported_tree = tree
+        self.reported_entries = entries
 
     def bytes_received(self, count: int) -> None:
         if self.progress is not None:
@@ -140,10 +141,11 @@ def download(
     dest = _prepare_destination(directory, replace)
     pm = get_plugin_manager()
     cache = TreeCache() if (cache_enabled() if use_cache is None else use_cache) else None
-    if cache is not None and expected_tree is None:
-        expected_tree = cache.tree_for(commit, sub)  # a commit's trees never change
-    lock = cache.lock(expected_tree) if cache is not None and expected_tree else contextlib.nullcontext()
+    # One process fetches a given commit:subdirectory at a time; the others then find it cached.
+    lock = cache.lock(f"{commit}-{hashlib.sha1(sub.encode()).hexdigest()[:12]}") if cache else contextlib.nullcontext()
     with lock:
+        if cache is not None and expected_tree is None:
+            expected_tree = cache.tree_for(commit, sub)  # a commit's trees never change
         staging = tempfile.mkdtemp(prefix=".coderepo-download-", dir=os.path.dirname(dest))
         try:
             if cache is not None and expected_tree:
@@ -165,14 +167,21 @@ def download(
                 progress.verifying()
             found: dict[str, tuple[int, str]] = {}
             tree = tree_id_of_directory(staging, session.gitlinks, found)
-            expected = session.expected_tree
-            if expected is not None and tree != expected:
+            where = f"{commit[:12]}:{sub or '.'}"
+            if session.reported_tree is not None and tree != session.reported_tree:
                 detail = ""
-                if session.expected_entries is not None:
-                    diffs = list(differences(found, session.expected_entries))
+                if session.reported_entries is not None:
+                    diffs = list(differences(found, session.reported_entries))
                     detail = ": " + "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
                 raise VerificationError(
-                    f"downloaded files of {commit[:12]}:{sub or '.'} do not match tree {expected} (got {tree}){detail}"
+                    f"downloaded files of {where} do not match tree {session.reported_tree} (got {tree}){detail}"
+                )
+            expected = session.expected_tree or session.reported_tree
+            if expected is not None and tree != expected:
+                source = "the reference records" if session.expected_tree else "expected"
+                raise VerificationError(
+                    f"downloaded files of {where} have tree {tree}, but {source} tree {expected}: "
+                    "the reference does not belong to this commit, or the host serves other content"
                 )
             if cache is not None and expected is not None:
                 cache.put(expected, staging, session.gitlinks)

@@ -202,7 +202,9 @@ class GitRemote:
                 import struct
                 import zlib
 
-                if isinstance(exc, (zlib.error, struct.error, AssertionError, KeyError, ValueError)) or type(
+                if isinstance(exc, KeyError):
+                    raise RefusedWants(f"{self.shown} does not have object {exc}") from None
+                if isinstance(exc, (zlib.error, struct.error, AssertionError, ValueError)) or type(
                     exc
                 ).__module__.startswith("urllib3"):
                     raise TransientError(f"transfer from {self.shown} was damaged ({type(exc).__name__}: {exc})") from None
