@@ -3,8 +3,10 @@
 Plugins that download archives (GitHub tarballs, GitLab archives) hand the response
 stream to these helpers. They strip the archive's top folder, keep only the wanted
 subdirectory, preserve the executable bit and symlinks, and refuse anything that
-could write outside the destination: absolute paths, ``..``, symlinks or hard links
-pointing outside, members below a symlink, device files, and unreasonable sizes.
+could write outside the destination: absolute paths, ``..``, symlinks pointing out
+of the repository, hard links to anything but an earlier file of the archive,
+members below a symlink, device files, and unreasonable sizes. Symlinks are created,
+never followed, and files are opened with O_EXCL | O_NOFOLLOW.
 Nothing is loaded whole into memory; truncated streams (a missing gzip trailer too)
 are errors.
 """
@@ -120,10 +122,13 @@ class _Writer:
         self.result.files += 1
         self.result.bytes += size
 
-    def symlink(self, rel: str, target: str) -> None:
+    def symlink(self, rel: str, target: str, within: str = "") -> None:
+        """A symlink may point anywhere inside the repository (``within`` is the
+        extracted subdirectory's path in it); it is created, never followed."""
         if not target or "\0" in target or target.startswith("/"):
             raise UnsafeArchiveError(f"symlink {rel!r} points to an absolute path {target!r}")
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+        repo_path = posixpath.join(within, rel) if within else rel
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(repo_path), target))
         if resolved == ".." or resolved.startswith("../"):
             raise UnsafeArchiveError(f"symlink {rel!r} points outside the destination ({target!r})")
         if rel in self.files or rel in self.symlinks or rel in self.directories:
@@ -151,7 +156,11 @@ class _Writer:
 
 def _select(name: str, strip_components: int, subdirectory: str) -> Optional[str]:
     """The member's path inside the destination, or None when it is not wanted."""
+    if name.startswith("/") or "\0" in name or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeArchiveError(f"archive member {name!r} has an absolute path")
     parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchiveError(f"archive member {name!r} points outside the destination ('..')")
     if len(parts) <= strip_components:
         return None
     rel = "/".join(parts[strip_components:])
@@ -211,7 +220,7 @@ def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer: _Writ
     elif not rel:
         raise UnsafeArchiveError(f"archive member {member.name!r} replaces the destination itself")
     elif member.issym():
-        writer.symlink(rel, member.linkname)
+        writer.symlink(rel, member.linkname, sub)
     elif member.islnk():
         target = _select(member.linkname, strip, sub)
         writer.hardlink(rel, writer.check_name(target) if target else "")
@@ -265,7 +274,7 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, writer: _Writer
         if stat.S_ISLNK(mode):
             if info.file_size > 4096:
                 raise UnsafeArchiveError(f"symlink {info.filename!r} has an unreasonable target size")
-            writer.symlink(rel, archive.read(info).decode("utf-8", "surrogateescape"))
+            writer.symlink(rel, archive.read(info).decode("utf-8", "surrogateescape"), sub)
             return
         with archive.open(info) as source:
             writer.file(rel, info.file_size, mode, source)
