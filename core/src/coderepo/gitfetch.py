@@ -21,7 +21,7 @@ import re
 import stat
 import tempfile
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, BinaryIO, Callable, Iterator, Optional
 
 from .errors import AuthenticationError, RemoteError, UsageError
 from .retry import RetryPolicy, TransientError, policy_from_environment, retry_after_from_headers
@@ -102,7 +102,7 @@ class GitRemote:
             kwargs["username"] = username or "git"
             kwargs["password"] = token
         try:
-            self.client, self.path = get_transport_and_path(url, **kwargs)
+            self.client, self.path = get_transport_and_path(url, thin_packs=False, **kwargs)
         except ValueError as exc:
             raise UsageError(f"cannot use remote {self.shown}: {exc}") from None
         self.bytes_received = 0
@@ -111,44 +111,38 @@ class GitRemote:
     def fetch(
         self,
         wants: list[bytes],
-        store: Any,
+        sink: BinaryIO,
         *,
         depth: Optional[int] = None,
         filter_spec: Optional[bytes] = None,
         on_bytes: Optional[Callable[[int], None]] = None,
     ) -> None:
-        """Fetch ``wants`` into ``store`` (retrying transient failures from scratch)."""
+        """Fetch a pack of ``wants`` into ``sink`` (a file; retried from scratch)."""
 
         def attempt() -> None:
-            f, commit, abort = store.add_pack()
+            sink.seek(0)
+            sink.truncate()
             started = time.monotonic()
 
             def write(data: bytes) -> None:
                 if time.monotonic() - started > self.deadline_seconds:
                     raise RemoteError(f"download from {self.shown} took longer than {self.deadline_seconds:.0f}s")
-                f.write(data)
+                sink.write(data)
                 self.bytes_received += len(data)
                 if on_bytes:
                     on_bytes(len(data))
 
-            try:
-                with self._errors():
-                    self.requests += 1
-                    self.client.fetch_pack(
-                        self.path,
-                        lambda refs, depth=None: list(wants),
-                        _Walker(),
-                        write,
-                        depth=depth,
-                        filter_spec=filter_spec,
-                    )
-                    commit()
-            except BaseException:
-                try:
-                    abort()
-                except (OSError, ValueError):
-                    pass
-                raise
+            with self._errors():
+                self.requests += 1
+                self.client.fetch_pack(
+                    self.path,
+                    lambda refs, depth=None: list(wants),
+                    _Walker(),
+                    write,
+                    depth=depth,
+                    filter_spec=filter_spec,
+                )
+            sink.flush()
 
         self.policy.run(attempt, f"fetching from {self.shown}")
 
@@ -273,28 +267,34 @@ def fetch_commit_files(
     on_file: Optional[Callable[[int], None]] = None,
 ) -> "CheckedOut":
     """Write the files of ``commit:subdirectory`` into ``target`` (which must exist)."""
-    from dulwich.object_store import DiskObjectStore
-
     wanted = commit.encode()
-    with tempfile.TemporaryDirectory(prefix=".coderepo-objects-", dir=work_dir) as objects:
-        store = DiskObjectStore.init(objects)
-        try:
-            filtered = bool(subdirectory)
-            _fetch_commit(remote, store, wanted, filtered, on_bytes)
-            root_tree = store[wanted].tree
-            tree_id = _subtree(store, root_tree, subdirectory, commit)
-            entries = dict(_walk(store, tree_id, ""))
-            missing = [sha for mode, sha in entries.values() if mode != S_IFGITLINK and sha not in store]
-            if missing:
+    with tempfile.TemporaryDirectory(prefix=".coderepo-packs-", dir=work_dir) as packs:
+        first = os.path.join(packs, "commit.pack")
+        with open(first, "w+b") as sink:
+            _fetch_commit(remote, sink, wanted, True, on_bytes)
+        trees, commits, blobs_here = _read_metadata(first)
+        if wanted not in commits:
+            raise RemoteError(f"{remote.shown} did not send commit {commit}")
+        tree_id = _subtree(trees, commits[wanted], subdirectory, commit)
+        entries = dict(_walk(trees, tree_id, ""))
+        result = CheckedOut(tree_id.decode(), {p: (m, s.decode()) for p, (m, s) in entries.items()})
+        paths_by_blob: dict[bytes, list[tuple[str, int]]] = {}
+        for path, (mode, sha) in entries.items():
+            if mode != S_IFGITLINK:
+                paths_by_blob.setdefault(sha, []).append((path, mode))
+        _make_directories(target, entries)
+        if blobs_here:  # the server ignored the filter: the blobs came with the commit
+            _write_blobs(first, paths_by_blob, target, on_file)
+        missing = [sha for sha in paths_by_blob if sha not in blobs_here]
+        if missing:
+            second = os.path.join(packs, "blobs.pack")
+            with open(second, "w+b") as sink:
                 try:
-                    remote.fetch(missing, store, on_bytes=on_bytes)
-                except RefusedWants:
-                    _fetch_commit(remote, store, wanted, False, on_bytes)
-            result = CheckedOut(tree_id.decode(), {p: (m, s.decode()) for p, (m, s) in entries.items()})
-            _write(store, entries, target, on_file)
-            return result
-        finally:
-            store.close()
+                    remote.fetch(missing, sink, on_bytes=on_bytes)
+                except RefusedWants:  # no blobs on demand: take the whole commit instead
+                    _fetch_commit(remote, sink, wanted, False, on_bytes)
+            _write_blobs(second, {sha: paths_by_blob[sha] for sha in missing}, target, on_file)
+        return result
 
 
 class CheckedOut:
@@ -309,62 +309,104 @@ class CheckedOut:
         return {p: sha for p, (mode, sha) in self.entries.items() if mode == S_IFGITLINK}
 
 
-def _fetch_commit(remote: GitRemote, store: Any, commit: bytes, without_blobs: bool, on_bytes: Any) -> None:
+def _fetch_commit(remote: GitRemote, sink: BinaryIO, commit: bytes, without_blobs: bool, on_bytes: Any) -> None:
     try:
-        remote.fetch([commit], store, depth=1, filter_spec=b"blob:none" if without_blobs else None, on_bytes=on_bytes)
+        remote.fetch([commit], sink, depth=1, filter_spec=b"blob:none" if without_blobs else None, on_bytes=on_bytes)
     except RefusedWants:
         raise RemoteError(
             f"{remote.shown} does not serve commit {commit.decode()}: it may not exist there, or the "
             "server only serves branch and tag tips (allow uploadpack.allowAnySHA1InWant)"
         ) from None
-    if commit not in store:
-        raise RemoteError(f"{remote.shown} did not send commit {commit.decode()}")
 
 
-def _subtree(store: Any, root_tree: bytes, subdirectory: str, commit: str) -> bytes:
-    if not subdirectory:
-        return root_tree
-    from dulwich.object_store import tree_lookup_path
+def _objects(pack_path: str) -> Iterator[Any]:
+    """Every object of a pack, deltas resolved, in one pass over the file."""
+    from dulwich.object_format import DEFAULT_OBJECT_FORMAT
+    from dulwich.pack import PackData, UnpackedObjectIterator
 
+    if os.path.getsize(pack_path) == 0:
+        return
+    data = PackData(pack_path, DEFAULT_OBJECT_FORMAT)
     try:
-        mode, sha = tree_lookup_path(store.__getitem__, root_tree, subdirectory.encode())
-    except KeyError:
-        raise UsageError(f"{subdirectory} does not exist in commit {commit}") from None
-    if not stat.S_ISDIR(mode):
-        raise UsageError(f"{subdirectory} is not a directory in commit {commit}")
+        yield from UnpackedObjectIterator.for_pack_data(data)
+    finally:
+        data.close()
+
+
+def _read_metadata(pack_path: str) -> tuple[dict[bytes, Any], dict[bytes, bytes], set[bytes]]:
+    """Trees and commits of a pack (kept in memory: small), and which blobs it has."""
+    from dulwich.objects import Commit, Tree
+
+    trees: dict[bytes, Any] = {}
+    commits: dict[bytes, bytes] = {}
+    blobs: set[bytes] = set()
+    for obj in _objects(pack_path):
+        sha = obj.sha().hex().encode()
+        if obj.obj_type_num == Tree.type_num:
+            trees[sha] = Tree.from_raw_chunks(Tree.type_num, obj.obj_chunks)
+        elif obj.obj_type_num == Commit.type_num:
+            commits[sha] = Commit.from_raw_chunks(Commit.type_num, obj.obj_chunks).tree
+        elif obj.obj_type_num == 3:
+            blobs.add(sha)
+    return trees, commits, blobs
+
+
+def _subtree(trees: dict[bytes, Any], root_tree: bytes, subdirectory: str, commit: str) -> bytes:
+    sha = root_tree
+    walked = []
+    for part in [p for p in subdirectory.split("/") if p]:
+        walked.append(part)
+        tree = trees.get(sha)
+        if tree is None:
+            raise RemoteError(f"tree {sha.decode()} of commit {commit} was not sent")
+        try:
+            mode, sha = tree[part.encode()]
+        except KeyError:
+            raise UsageError(f"{subdirectory} does not exist in commit {commit}") from None
+        if not stat.S_ISDIR(mode):
+            raise UsageError(f"{'/'.join(walked)} is not a directory in commit {commit}")
     return sha
 
 
-def _walk(store: Any, tree_id: bytes, prefix: str) -> Iterator[tuple[str, tuple[int, bytes]]]:
-    for entry in store[tree_id].iteritems():
+def _walk(trees: dict[bytes, Any], tree_id: bytes, prefix: str) -> Iterator[tuple[str, tuple[int, bytes]]]:
+    tree = trees.get(tree_id)
+    if tree is None:
+        raise RemoteError(f"tree {tree_id.decode()} was not sent")
+    for entry in tree.iteritems():
         path = prefix + entry.path.decode("utf-8", "surrogateescape")
         if stat.S_ISDIR(entry.mode):
-            yield from _walk(store, entry.sha, path + "/")
+            yield from _walk(trees, entry.sha, path + "/")
         else:
             yield path, (entry.mode, entry.sha)
 
 
-def _write(store: Any, entries: dict[str, tuple[int, bytes]], target: str, on_file: Any) -> None:
-    made: set[str] = set()
-    for path, (mode, sha) in entries.items():
-        full = os.path.join(target, *path.split("/"))
-        parent = os.path.dirname(full)
-        if parent not in made:
-            os.makedirs(parent, exist_ok=True)
-            made.add(parent)
-        if mode == S_IFGITLINK:
-            os.makedirs(full, exist_ok=True)  # as git archive does: an empty directory
+def _make_directories(target: str, entries: dict[str, tuple[int, bytes]]) -> None:
+    directories = {os.path.dirname(p) for p in entries} | {p for p, (m, _s) in entries.items() if m == S_IFGITLINK}
+    for directory in sorted(d for d in directories if d):
+        os.makedirs(os.path.join(target, *directory.split("/")), exist_ok=True)
+
+
+def _write_blobs(
+    pack_path: str, paths_by_blob: dict[bytes, list[tuple[str, int]]], target: str, on_file: Any
+) -> None:
+    """Write each wanted blob of a pack to every path that holds it."""
+    for obj in _objects(pack_path):
+        if obj.obj_type_num != 3:
             continue
-        blob = store[sha]
-        if stat.S_ISLNK(mode):
-            os.symlink(blob.as_raw_string(), full.encode() if isinstance(full, str) else full)
-        else:
-            perm = 0o755 if mode & 0o100 else 0o644
-            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
-            with os.fdopen(fd, "wb") as f:
-                for chunk in blob.as_raw_chunks():
-                    f.write(chunk)
-            if perm == 0o755:
-                os.chmod(full, perm)
-        if on_file:
-            on_file(1)
+        places = paths_by_blob.get(obj.sha().hex().encode())
+        if not places:
+            continue
+        chunks = obj.obj_chunks
+        for path, mode in places:
+            full = os.path.join(target, *path.split("/"))
+            if stat.S_ISLNK(mode):
+                os.symlink(b"".join(chunks), os.fsencode(full))
+            else:
+                perm = 0o755 if mode & 0o100 else 0o644
+                fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
+                with os.fdopen(fd, "wb") as f:
+                    f.writelines(chunks)
+                if perm == 0o755:
+                    os.chmod(full, perm)
+            if on_file:
+                on_file(1)

@@ -8,7 +8,6 @@ a dead server gives a clear error in bounded time rather than a hang.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from typing import Callable, Mapping, Optional, TypeVar
@@ -37,6 +36,8 @@ def retry_after_from_headers(headers: Mapping[str, str], now: Optional[float] = 
         value = value.strip()
         if value.isdigit():
             return float(value)
+        import email.utils
+
         try:
             parsed = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
