@@ -47,10 +47,10 @@ def repository_types() -> list[RepositoryType]:
 def login(repository: CodeRepository) -> Optional[bool]:
     if repository.type != TYPE_NAME:
         return None
-    from .gitproto import list_refs
+    from .gitproto import GitRemote
 
     config: GitConfig = repository.config
-    list_refs(config.url, config.username, config.token)
+    GitRemote(config.url, config.username, config.token).list_refs()
     return True
 
 
@@ -61,7 +61,7 @@ def download_files(
     if repository.type != TYPE_NAME:
         return None
     from .downloader import current_session
-    from .gitfetch import GitRemote, fetch_commit_files
+    from .gitproto import GitRemote, fetch_commit_files
 
     config: GitConfig = repository.config
     session = current_session()
