@@ -19,7 +19,13 @@ _CHUNK = 1 << 20
 Entry = tuple[int, str]  # (mode, hex id)
 
 
-def blob_id_of_file(path: str, size: int) -> bytes:
+def blob_id(data: bytes) -> bytes:
+    """git's blob id of some bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
+
+
+def blob_id_of_file(path: "str | bytes", size: int) -> bytes:
+    """git's blob id of a file, read in chunks (``size`` is its length)."""
     h = hashlib.sha1(b"blob %d\0" % size)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -49,7 +55,7 @@ def _tree(directory: str, prefix: str, gitlinks: Mapping[str, str], entries: Opt
         raw_name = os.fsencode(name)
         st = entry.stat(follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
-            sha = hashlib.sha1(b"blob %d\0" % len(target := os.fsencode(os.readlink(entry.path))) + target).digest()
+            sha = blob_id(os.fsencode(os.readlink(entry.path)))
             mode = 0o120000
         elif stat.S_ISDIR(st.st_mode):
             if rel in gitlinks:

@@ -30,30 +30,18 @@ import stat
 from typing import Any, Callable, Optional
 
 from . import gitindex as gi
+from .treehash import blob_id, blob_id_of_file
 
 S_IFGITLINK = 0o160000
 PARALLEL_MIN_ENTRIES = 8192  # below this, forking costs more than it saves
 HEAD_SHARE = 0.5  # of the entries, for this process (it also finishes the straddling directories)
 POLL_EVERY = 1024
 WORKERS_ENV = "CODEREPO_STATUS_WORKERS"
-_HASH_CHUNK = 1 << 20
 _NUL_SNIFF = 8000
 
 
 class Dirty(Exception):
     """Raised internally at the first difference; carries a short reason."""
-
-
-def blob_id(data: bytes) -> bytes:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
-
-
-def _file_blob_id(path: bytes, size: int) -> bytes:
-    h = hashlib.sha1(b"blob %d\0" % size)
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.digest()
 
 
 class WorktreeSettings:
@@ -340,7 +328,7 @@ class WorktreeStatus:
             if self.settings.autocrlf and b"\r\n" in content and b"\0" not in content[:_NUL_SNIFF]:
                 if blob_id(content.replace(b"\r\n", b"\n")) == sha:
                     return
-        elif _file_blob_id(full, st.st_size) == sha:
+        elif blob_id_of_file(full, st.st_size) == sha:
             return
         raise Dirty(f"modified: {name}")
 
