@@ -374,3 +374,32 @@ def test_custom_type_without_tree_is_reported_unverified(tmp_path: Path, monkeyp
     repo = coderepo.register("plain", "custom", {"source": "plain.Plain"})
     result = coderepo.download(repo, "a" * 40, str(tmp_path / "out"), use_cache=False)
     assert not result.verified and (tmp_path / "out" / "a.txt").read_text() == "a" * 40
+
+
+def test_progress_on_a_terminal_only(tmp_path: Path, source: Path) -> None:
+    """A terminal on stderr shows progress; a pipe stays quiet."""
+    import pty
+
+    head = commits(source)[1]
+    run_process("register", "p", "--type=git", f"--url={source}")
+    exe = str(Path(os.sys.executable).with_name("coderepo"))
+    piped = subprocess.run([exe, "download", "p", "--commit", head, str(tmp_path / "piped"), "--no-cache"],
+                           capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stderr == "note: submodule src/app/vendor/sub (commit " + git(
+        "rev-parse", "HEAD:src/app/vendor/sub", cwd=source).strip()[:12] + ") is not included; its directory is empty\n"
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([exe, "download", "p", "--commit", head, str(tmp_path / "tty"), "--no-cache"],
+                            stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    assert b"downloading" in out and b"\r" in out

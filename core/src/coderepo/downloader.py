@@ -233,7 +233,11 @@ class Progress:
         if self._bar is None and self.enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(desc=self.description, unit="B", unit_scale=True, file=sys.stderr, leave=False)
+            size = shutil.get_terminal_size()  # a terminal that reports 0x0 counts as 80x24
+            self._bar = tqdm(
+                desc=self.description, unit="B", unit_scale=True, file=sys.stderr, leave=False,
+                ncols=size.columns, nrows=size.lines,
+            )
         return self._bar
 
     def bytes(self, count: int) -> None:

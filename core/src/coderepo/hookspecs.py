@@ -77,9 +77,10 @@ def download_files(
     """Put the files of ``commit:repo_sub_directory`` into ``directory``.
 
     The subdirectory's contents become the directory's contents (``None`` or ``""``
-    means the repository root). Core stages, verifies and moves the result into place,
-    so an implementation only writes files. Return ``True`` when handled, ``None`` for
-    types the plugin does not own.
+    means the repository root). ``directory`` is a fresh staging directory: core
+    verifies the files' git tree id, moves them into place atomically and caches
+    them, so an implementation only writes files. Return ``True`` when handled,
+    ``None`` for types the plugin does not own.
 
     Example::
 
@@ -87,12 +88,10 @@ def download_files(
         def download_files(repository, commit, directory, repo_sub_directory):
             if repository.type != "bitbucket":
                 return None
-            client = make_client(repository.config)   # heavy imports go here
-            for path, data in client.files_at(commit, repo_sub_directory or ""):
-                target = os.path.join(directory, path)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with open(target, "wb") as f:
-                    f.write(data)
+            from coderepo.extract import extract_tar
+
+            with open_tarball(repository.config, commit) as stream:  # host-specific
+                extract_tar(stream, directory, repo_sub_directory or "")
             return True
     """
 
@@ -113,5 +112,11 @@ def get_local_context(
         def get_local_context(repository, path):
             if repository.type != "bitbucket":
                 return None
-            ...  # find the checkout of path; return None unless a remote is this repository
+            wanted = f"{repository.config.workspace}/{repository.config.repository}".lower()
+
+            def matches(url):
+                found = coderepo.parse_remote(url)
+                return found is not None and found.host == "bitbucket.org" and found.path.lower() == wanted
+
+            return coderepo.context_for_remote(repository, path, matches)
     """
