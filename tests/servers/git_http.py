@@ -88,30 +88,43 @@ class GitHttpServer:
                     env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
                 if self.headers.get("Content-Encoding"):
                     env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-                proc = subprocess.run([backend], input=body, capture_output=True, env=env)
-                head, _, payload = proc.stdout.partition(b"\r\n\r\n")
-                if not _:
-                    head, _, payload = proc.stdout.partition(b"\n\n")
+                proc = subprocess.Popen([backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(body)
+                proc.stdin.close()
                 status = 200
                 headers = []
-                for line in head.decode("latin-1").splitlines():
+                while True:  # the CGI headers, up to an empty line
+                    line = proc.stdout.readline().decode("latin-1").rstrip("\r\n")
+                    if not line:
+                        break
                     key, _, value = line.partition(":")
                     if key.lower() == "status":
                         status = int(value.strip().split()[0])
-                    elif key:
+                    else:
                         headers.append((key, value.strip()))
                 self.send_response(status)
                 for key, value in headers:
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(payload)
-                server_self.bytes_sent += len(payload)
+                while chunk := proc.stdout.read1(1 << 16):  # streamed as git produces it
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    server_self.bytes_sent += len(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+                proc.wait()
 
             do_GET = _handle
             do_POST = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                import sys
+
+                if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+                    super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

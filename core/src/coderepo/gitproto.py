@@ -353,18 +353,87 @@ def _fetch_commit(remote: GitRemote, sink: BinaryIO, commit: bytes, without_blob
         ) from None
 
 
-def _objects(pack_path: str) -> Iterator[Any]:
-    """Every object of a pack, deltas resolved, in one pass over the file."""
-    from dulwich.object_format import DEFAULT_OBJECT_FORMAT
-    from dulwich.pack import PackData, UnpackedObjectIterator
+class _PackObject:
+    """One object of a pack, deltas applied: type number, hex id and content chunks."""
+
+    __slots__ = ("type_num", "sha", "chunks")
+
+    def __init__(self, type_num: int, sha: bytes, chunks: list[bytes]) -> None:
+        self.type_num = type_num
+        self.sha = sha
+        self.chunks = chunks
+
+
+_BASE_CACHE_BYTES = 32 << 20
+
+
+def _objects(pack_path: str) -> Iterator[_PackObject]:
+    """Every object of a pack file, deltas resolved, read sequentially with plain
+    reads (no memory map): memory holds one object (and its delta bases), plus a
+    small cache of recent bases, whatever the pack's size. The trailing checksum
+    is verified, so a truncated pack is an error."""
+    import hashlib
+    from collections import OrderedDict
+
+    from dulwich.pack import OFS_DELTA, REF_DELTA, PackStreamReader, apply_delta, unpack_object
 
     if os.path.getsize(pack_path) == 0:
         return
-    data = PackData(pack_path, DEFAULT_OBJECT_FORMAT)
-    try:
-        yield from UnpackedObjectIterator.for_pack_data(data)
-    finally:
-        data.close()
+    offsets_by_sha: dict[bytes, int] = {}
+    cache: OrderedDict[int, tuple[int, list[bytes]]] = OrderedDict()
+    cached_bytes = 0
+    with open(pack_path, "rb") as stream, open(pack_path, "rb") as random_access:
+
+        def remember(offset: int, type_num: int, chunks: list[bytes]) -> None:
+            nonlocal cached_bytes
+            size = sum(len(c) for c in chunks)
+            if size > _BASE_CACHE_BYTES // 4:
+                return
+            cache[offset] = (type_num, chunks)
+            cached_bytes += size
+            while cached_bytes > _BASE_CACHE_BYTES:
+                _off, (_t, old) = cache.popitem(last=False)
+                cached_bytes -= sum(len(c) for c in old)
+
+        def resolve(offset: int) -> tuple[int, list[bytes]]:
+            """An earlier object's type and content, re-read from the file if needed."""
+            found = cache.get(offset)
+            if found is not None:
+                cache.move_to_end(offset)
+                return found
+            random_access.seek(offset)
+            unpacked, _unused = unpack_object(random_access.read, hashlib.sha1)
+            return resolved(offset, unpacked)
+
+        def resolved(offset: int, unpacked: Any) -> tuple[int, list[bytes]]:
+            if unpacked.pack_type_num == OFS_DELTA:
+                base_type, base = resolve(offset - unpacked.delta_base)
+            elif unpacked.pack_type_num == REF_DELTA:
+                base_offset = offsets_by_sha.get(unpacked.delta_base)
+                if base_offset is None:
+                    raise RemoteError("the server sent a delta against an object it did not send")
+                base_type, base = resolve(base_offset)
+            else:
+                return unpacked.pack_type_num, unpacked.decomp_chunks
+            chunks = apply_delta(base, unpacked.decomp_chunks)
+            remember(offset, base_type, chunks)
+            return base_type, chunks
+
+        reader = PackStreamReader(hashlib.sha1, stream.read)
+        for unpacked in reader.read_objects():
+            type_num, chunks = resolved(unpacked.offset, unpacked)
+            header = b"%s %d\0" % (_TYPE_NAMES[type_num], sum(len(c) for c in chunks))
+            digest = hashlib.sha1(header)
+            for chunk in chunks:
+                digest.update(chunk)
+            raw = digest.digest()
+            offsets_by_sha[raw] = unpacked.offset
+            if unpacked.pack_type_num not in (OFS_DELTA, REF_DELTA):
+                remember(unpacked.offset, type_num, chunks)
+            yield _PackObject(type_num, raw.hex().encode(), chunks)
+
+
+_TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 
 
 def _read_metadata(pack_path: str) -> tuple[dict[bytes, Any], dict[bytes, bytes], set[bytes]]:
@@ -375,13 +444,12 @@ def _read_metadata(pack_path: str) -> tuple[dict[bytes, Any], dict[bytes, bytes]
     commits: dict[bytes, bytes] = {}
     blobs: set[bytes] = set()
     for obj in _objects(pack_path):
-        sha = obj.sha().hex().encode()
-        if obj.obj_type_num == Tree.type_num:
-            trees[sha] = Tree.from_raw_chunks(Tree.type_num, obj.obj_chunks)
-        elif obj.obj_type_num == Commit.type_num:
-            commits[sha] = Commit.from_raw_chunks(Commit.type_num, obj.obj_chunks).tree
-        elif obj.obj_type_num == 3:
-            blobs.add(sha)
+        if obj.type_num == Tree.type_num:
+            trees[obj.sha] = Tree.from_raw_chunks(Tree.type_num, obj.chunks)
+        elif obj.type_num == Commit.type_num:
+            commits[obj.sha] = Commit.from_raw_chunks(Commit.type_num, obj.chunks).tree
+        elif obj.type_num == 3:
+            blobs.add(obj.sha)
     return trees, commits, blobs
 
 
@@ -425,12 +493,12 @@ def _write_blobs(
 ) -> None:
     """Write each wanted blob of a pack to every path that holds it."""
     for obj in _objects(pack_path):
-        if obj.obj_type_num != 3:
+        if obj.type_num != 3:
             continue
-        places = paths_by_blob.get(obj.sha().hex().encode())
+        places = paths_by_blob.get(obj.sha)
         if not places:
             continue
-        chunks = obj.obj_chunks
+        chunks = obj.chunks
         for path, mode in places:
             full = os.path.join(target, *path.split("/"))
             if stat.S_ISLNK(mode):
