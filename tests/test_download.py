@@ -403,3 +403,24 @@ def test_progress_on_a_terminal_only(tmp_path: Path, source: Path) -> None:
     assert proc.wait(timeout=60) == 0
     os.close(leader)
     assert b"downloading" in out and b"\r" in out
+
+
+def test_reference_carries_the_token_variable_for_containers(tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = serve(tmp_path, source)
+    with GitHttpServer(root, auth=("alice", "t0ken")) as server:
+        url = server.url("proj.git")
+        monkeypatch.setenv("PROJ_TOKEN", "t0ken")
+        coderepo.register("p", "git", {"url": url, "username": "alice", "token_env": "PROJ_TOKEN"})
+        checkout = tmp_path / "checkout"
+        git("clone", "-q", url.replace("//", "//alice:t0ken@"), str(checkout), cwd=tmp_path)
+        git("remote", "set-url", "origin", url, cwd=checkout)
+        ref = coderepo.reference(str(checkout / "src"))
+        assert ref.config == {"url": url, "username": "alice", "token_env": "PROJ_TOKEN"}
+        assert "t0ken" not in ref.to_json()
+        (tmp_path / "ref.json").write_text(ref.to_json())
+        container = {"CODEREPO_HOME": str(tmp_path / "container-home"), "PROJ_TOKEN": "t0ken"}
+        ok = run_process("download", "--reference", str(tmp_path / "ref.json"), str(tmp_path / "out"), env=container)
+        assert ok.returncode == 0, ok.stderr
+        refused = run_process("download", "--reference", str(tmp_path / "ref.json"), str(tmp_path / "out2"), "--no-cache",
+                              env={**container, "PROJ_TOKEN": "wrong"})
+        assert refused.returncode == 1 and "rejected the credentials" in refused.stderr

@@ -170,7 +170,7 @@ class Status:
             commit=checkout.commit,
             subdirectory=checkout.subdirectory,
             tree=checkout.tree,
-            config=config_to_options(repository.config),
+            config={**config_to_options(repository.config), **_secret_variables(repository.name)},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +191,18 @@ class Status:
             "downloadable": self.downloadable,
             "reasons": self.reasons,
         }
+
+
+def _secret_variables(name: str) -> dict[str, str]:
+    """``<secret>_env`` entries for secrets registered as environment variables: a
+    container reading the reference takes them from its own environment."""
+    from .registry import Registry
+
+    try:
+        entry = Registry().get(name)
+    except CodeRepoError:
+        return {}
+    return {f"{field}_env": ref["env"] for field, ref in entry.secrets.items() if "env" in ref}
 
 
 def status(path: str = ".", registry: Any = None) -> Status:
