@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
 from servers.git_http import GitHttpServer
 
 

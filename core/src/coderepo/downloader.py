@@ -23,7 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import attrs
 
