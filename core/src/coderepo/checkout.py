@@ -72,41 +72,43 @@ def inspect_checkout(path: str = ".") -> Checkout:
 class PendingInspection:
     """An inspection whose work-tree check runs while the caller does other work.
 
-    ``begin_inspection`` starts the parallel part of the status check; ``result()``
-    completes it. Call ``cancel()`` if ``result()`` will not be called.
+    ``begin_inspection`` starts the parallel part of the status check as early as
+    possible (before dulwich is even imported); ``result()`` completes it. Call
+    ``cancel()`` if ``result()`` will not be called.
     """
 
-    def __init__(self, repo: Any, directory: str) -> None:
-        self.repo = repo
+    def __init__(self, root: str, directory: str) -> None:
         self.directory = directory
-        self.chain, self.head = _head(repo)
-        self.head_tree = _tree_of(repo, self.head) if self.head else None
-        self.worktree = _worktree_status(repo, self.head_tree)
+        self.repository = _Repository(root)
+        self.worktree = self.repository.worktree_status()
         self.worktree.start()
 
     def cancel(self) -> None:
         self.worktree.cancel()
-        self.repo.close()
+        self.repository.close()
 
     def result(self) -> Checkout:
-        repo = self.repo
         try:
+            repository = self.repository
+            repo = repository.repo
             reason = self.worktree.finish()
+            chain, head = repository.head
             branch = None
-            if len(self.chain) > 1 and self.chain[-1].startswith(b"refs/heads/"):
-                branch = self.chain[-1][len(b"refs/heads/") :].decode("utf-8", "replace")
-            subdirectory = os.path.relpath(self.directory, repo.path).replace(os.sep, "/")
+            if len(chain) > 1 and chain[-1].startswith(b"refs/heads/"):
+                branch = chain[-1][len(b"refs/heads/") :].decode("utf-8", "replace")
+            subdirectory = os.path.relpath(self.directory, repository.root).replace(os.sep, "/")
             if subdirectory == ".":
                 subdirectory = ""
-            tree = _subtree(repo, self.head_tree, subdirectory) if self.head_tree is not None else None
+            head_tree = repository.head_tree
+            tree = _subtree(repo, head_tree, subdirectory) if head_tree is not None else None
             return Checkout(
-                root=repo.path,
+                root=repository.root,
                 git_dir=os.path.abspath(repo.controldir()),
-                commit=self.head.decode() if self.head else None,
+                commit=head.decode() if head else None,
                 branch=branch,
                 is_dirty=reason is not None,
                 dirty_reason=reason,
-                remotes=_remotes(repo, self.head),
+                remotes=_remotes(repo, head),
                 subdirectory=subdirectory,
                 tree=tree.hex() if tree else None,
             )
@@ -116,19 +118,94 @@ class PendingInspection:
 
 def begin_inspection(path: str = ".") -> PendingInspection:
     """Find the checkout of ``path`` and start checking its work tree."""
-    from dulwich.errors import NotGitRepository
-    from dulwich.repo import Repo
-
     root, directory = find_root(path)
+    return PendingInspection(root, directory)
+
+
+class _Repository:
+    """A checkout's dulwich repository and what status needs of it, each loaded on
+    first use, in whichever process needs it first (the status helper is forked
+    before dulwich is imported, so both processes import it in parallel)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._repo: Any = None
+        self._config: Any = None
+        self._settings: Any = None
+        self._ignore: Any = None
+        self._head: Optional[tuple[list[bytes], Optional[bytes]]] = None
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            from dulwich.errors import NotGitRepository
+            from dulwich.repo import Repo
+
+            try:
+                self._repo = Repo(self.root)
+            except (NotGitRepository, OSError, ValueError) as exc:
+                raise NotACheckout(f"{self.root} has a .git that dulwich cannot open: {exc}") from None
+        return self._repo
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            self._config = self.repo.get_config_stack()
+        return self._config
+
+    @property
+    def settings(self) -> Any:
+        if self._settings is None:
+            from .worktree import WorktreeSettings
+
+            self._settings = WorktreeSettings(self.config)
+        return self._settings
+
+    @property
+    def head(self) -> tuple[list[bytes], Optional[bytes]]:
+        if self._head is None:
+            self._head = _head(self.repo)
+        return self._head
+
+    @property
+    def head_tree(self) -> Optional[bytes]:
+        if not hasattr(self, "_head_tree"):
+            head = self.head[1]
+            self._head_tree = _tree_of(self.repo, head) if head else None
+        return self._head_tree
+
+    def ignored(self, rel: str) -> bool:
+        if self._ignore is None:
+            self._ignore = _ignore_manager(self.repo, self.config)
+        return self._ignore.is_ignored(rel) is True
+
+    def submodule_dirty(self, rel: str, sha: bytes) -> Optional[str]:
+        return _submodule_difference(self.root, rel, sha)
+
+    def worktree_status(self) -> Any:
+        from .worktree import WorktreeStatus
+
+        return WorktreeStatus(self.root, os.path.join(_git_dir(self.root), "index"), self)
+
+
+def _git_dir(root: str) -> str:
+    """The git directory of a checkout: ``.git``, or where a ``.git`` file points
+    (worktrees, submodules, --separate-git-dir)."""
+    dotgit = os.path.join(root, ".git")
+    if os.path.isdir(dotgit):
+        return dotgit
     try:
-        repo = Repo(root)
-    except (NotGitRepository, OSError, ValueError) as exc:
-        raise NotACheckout(f"{root} has a .git that dulwich cannot open: {exc}") from None
-    try:
-        return PendingInspection(repo, directory)
-    except BaseException:
-        repo.close()
-        raise
+        with open(dotgit, encoding="utf-8") as f:
+            line = f.readline().strip()
+    except OSError as exc:
+        raise NotACheckout(f"cannot read {dotgit}: {exc.strerror}") from None
+    if not line.startswith("gitdir:"):
+        raise NotACheckout(f"{dotgit} is neither a directory nor a 'gitdir:' file")
+    return os.path.normpath(os.path.join(root, line[len("gitdir:") :].strip()))
 
 
 def _head(repo: Any) -> tuple[list[bytes], Optional[bytes]]:
@@ -160,29 +237,6 @@ def _subtree(repo: Any, root_tree: bytes, subdirectory: str) -> Optional[bytes]:
     return bytes.fromhex(sha.decode())
 
 
-def _first_difference(repo: Any, head_tree: Optional[bytes]) -> Optional[str]:
-    return _worktree_status(repo, head_tree).first_difference()
-
-
-def _worktree_status(repo: Any, head_tree: Optional[bytes]) -> Any:
-    from .worktree import WorktreeSettings, WorktreeStatus
-
-    config = repo.get_config_stack()
-    matcher: list[Any] = []
-
-    def ignored(rel: str) -> bool:
-        if not matcher:
-            matcher.append(_ignore_manager(repo, config))
-        return matcher[0].is_ignored(rel) is True
-
-    def submodule_dirty(rel: str, sha: bytes) -> Optional[str]:
-        return _submodule_difference(repo.path, rel, sha)
-
-    return WorktreeStatus(
-        repo.path, repo.index_path(), head_tree, WorktreeSettings(config), ignored, submodule_dirty
-    )
-
-
 def _ignore_manager(repo: Any, config: Any) -> Any:
     from dulwich.ignore import IgnoreFilter, IgnoreFilterManager, default_user_ignore_filter_path
 
@@ -204,23 +258,21 @@ def _ignore_manager(repo: Any, config: Any) -> Any:
 
 def _submodule_difference(root: str, rel: str, sha: bytes) -> Optional[str]:
     """Why a submodule makes its parent dirty, or None (also when not checked out)."""
-    from dulwich.errors import NotGitRepository
-    from dulwich.repo import Repo
-
     path = os.path.join(root, rel)
     if not os.path.lexists(os.path.join(path, ".git")):
         return None
+    sub = _Repository(path)
     try:
-        sub = Repo(path)
-    except (NotGitRepository, OSError):
-        return f"submodule not readable: {rel}"
-    with sub:
-        _, head = _head(sub)
+        try:
+            head = sub.head[1]
+        except NotACheckout:
+            return f"submodule not readable: {rel}"
         if head != sha.hex().encode():
             return f"submodule at another commit: {rel}"
-        head_tree = _tree_of(sub, head) if head else None
-        if _first_difference(sub, head_tree) is not None:
+        if sub.worktree_status().first_difference() is not None:
             return f"submodule modified: {rel}"
+    finally:
+        sub.close()
     return None
 
 

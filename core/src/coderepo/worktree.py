@@ -27,7 +27,7 @@ import os
 import select
 import signal
 import stat
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from . import gitindex as gi
 from .treehash import blob_id, blob_id_of_file
@@ -97,24 +97,24 @@ class _Share:
         }
 
 
+class RepositoryAccess(Protocol):
+    """What status needs of the repository, loaded lazily (see checkout._Repository)."""
+
+    settings: WorktreeSettings
+    head_tree: Optional[bytes]
+
+    def ignored(self, rel: str) -> bool: ...
+
+    def submodule_dirty(self, rel: str, sha: bytes) -> Optional[str]: ...
+
+
 class WorktreeStatus:
     """Checks one work tree against its index and HEAD's tree."""
 
-    def __init__(
-        self,
-        root: str,
-        index_path: str,
-        head_tree: Optional[bytes],
-        settings: WorktreeSettings,
-        ignored: Callable[[str], bool],
-        submodule_dirty: Callable[[str, bytes], Optional[str]],
-    ) -> None:
+    def __init__(self, root: str, index_path: str, repository: "RepositoryAccess") -> None:
         self.root = os.fsencode(root)
         self.index_path = index_path
-        self.head_tree = head_tree
-        self.settings = settings
-        self.ignored = ignored
-        self.submodule_dirty = submodule_dirty
+        self.repository = repository
         self._reader: Optional[gi.IndexReader] = None
         self._index_mtime_s = 0
         self._helper: Optional[_Helper] = None
@@ -172,7 +172,7 @@ class WorktreeStatus:
     def _check(self) -> None:
         reader, helper = self._reader, self._helper
         if reader is None:
-            if self.head_tree is not None:
+            if self.repository.head_tree is not None:
                 raise Dirty("staged: every file deleted from the index")
             self._check_directories(_Share(), skip=set())
             return
@@ -205,8 +205,8 @@ class WorktreeStatus:
         get = names.get
         lstat = os.lstat
         prefix = self.root + b"/"
-        trustctime = self.settings.trustctime
-        mode_mask = 0o170100 if self.settings.filemode else 0o170000
+        trustctime = self.repository.settings.trustctime
+        mode_mask = 0o170100 if self.repository.settings.filemode else 0o170000
         index_mtime_s = self._index_mtime_s
         countdown = POLL_EVERY
         for path, f, flags2 in reader.entries(start, count):
@@ -257,7 +257,7 @@ class WorktreeStatus:
     def _check_submodules(self, share: _Share) -> None:
         """Step 2."""
         for path, sha in share.gitlinks:
-            reason = self.submodule_dirty(os.fsdecode(path), sha)
+            reason = self.repository.submodule_dirty(os.fsdecode(path), sha)
             if reason:
                 raise Dirty(reason)
 
@@ -310,11 +310,11 @@ class WorktreeStatus:
         """Stat data cannot vouch for this entry: compare type, mode and content."""
         name = os.fsdecode(path)
         kind = stat.S_IFMT(mode)
-        if kind == stat.S_IFLNK and not self.settings.symlinks:
+        if kind == stat.S_IFLNK and not self.repository.settings.symlinks:
             kind = stat.S_IFREG
         if stat.S_IFMT(st.st_mode) != kind:
             raise Dirty(f"typechange: {name}")
-        if kind == stat.S_IFREG and self.settings.filemode and bool(st.st_mode & 0o100) != bool(mode & 0o100):
+        if kind == stat.S_IFREG and self.repository.settings.filemode and bool(st.st_mode & 0o100) != bool(mode & 0o100):
             raise Dirty(f"mode changed: {name}")
         if stat.S_ISLNK(st.st_mode):
             if blob_id(os.readlink(full)) != sha:
@@ -325,7 +325,7 @@ class WorktreeStatus:
                 content = f.read()
             if blob_id(content) == sha:
                 return
-            if self.settings.autocrlf and b"\r\n" in content and b"\0" not in content[:_NUL_SNIFF]:
+            if self.repository.settings.autocrlf and b"\r\n" in content and b"\0" not in content[:_NUL_SNIFF]:
                 if blob_id(content.replace(b"\r\n", b"\n")) == sha:
                     return
         elif blob_id_of_file(full, st.st_size) == sha:
@@ -339,10 +339,11 @@ class WorktreeStatus:
         if index_tree is None:
             entries = [(p, f[gi.MODE], f[gi.SHA]) for p, f, flags2 in reader.entries()]
             index_tree = tree_id(entries, cache) if entries else None
-        if self.head_tree is None:
+        head_tree = self.repository.head_tree
+        if head_tree is None:
             if index_tree is not None:
                 raise Dirty("staged: new files on an unborn branch")
-        elif index_tree != self.head_tree and not (index_tree is None and self.head_tree == EMPTY_TREE):
+        elif index_tree != head_tree and not (index_tree is None and head_tree == EMPTY_TREE):
             raise Dirty("staged: the index differs from HEAD")
 
     def _check_untracked_path(self, child: bytes) -> None:
@@ -350,7 +351,7 @@ class WorktreeStatus:
         full = self.root + b"/" + child
         name = os.fsdecode(child)
         is_dir = os.path.isdir(full) and not os.path.islink(full)
-        if self.ignored(name + "/" if is_dir else name):
+        if self.repository.ignored(name + "/" if is_dir else name):
             return
         if not is_dir:
             raise Dirty(f"untracked: {name}")
