@@ -334,7 +334,8 @@ def download(
     force: bool, no_cache: bool, as_json: bool,
 ) -> None:
     """Download exactly one commit's files into DEST, verified by tree id."""
-    from .downloader import Progress, download as run_download, download_reference
+    from .downloader import download as run_download, download_reference
+    from .progress import Progress
     from .errors import UsageError
     from .models import CodeReference
 

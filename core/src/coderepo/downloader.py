@@ -6,7 +6,8 @@ Whatever the plugin, core guarantees (SPEC section 6):
   one rename: complete or not at all, and an existing destination is never
   half-overwritten;
 - the staging directory's git tree id must equal the expected tree (from the
-  reference, or resolved by the type); a mismatch is an error naming the paths;
+  reference, or reported by the type while downloading); a mismatch is an error
+  naming the paths when the type reported its entries;
 - verified trees are cached by tree id, and a cached tree costs no network.
 
 Plugins report what a directory listing cannot show (submodule commits, the
@@ -21,7 +22,6 @@ import hashlib
 import os
 import re
 import shutil
-import sys
 import tempfile
 from typing import Any, Optional
 
@@ -219,46 +219,6 @@ def download_reference(reference: CodeReference, directory: str, **kwargs: Any) 
     """Download what a reference recorded; works with no registry at all."""
     repository = repository_from_reference(reference)
     return download(repository, reference.commit, directory, reference.subdirectory, expected_tree=reference.tree, **kwargs)
-
-
-class Progress:
-    """Progress on a terminal (tqdm on stderr); silent when stderr is not a terminal."""
-
-    def __init__(self, description: str, enabled: Optional[bool] = None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._bar: Any = None
-        self.description = description
-
-    def _ensure(self) -> Any:
-        if self._bar is None and self.enabled:
-            from tqdm import tqdm
-
-            size = shutil.get_terminal_size()  # a terminal that reports 0x0 counts as 80x24
-            self._bar = tqdm(
-                desc=self.description, unit="B", unit_scale=True, file=sys.stderr, leave=False,
-                ncols=size.columns, nrows=size.lines,
-            )
-        return self._bar
-
-    def bytes(self, count: int) -> None:
-        bar = self._ensure()
-        if bar is not None:
-            bar.update(count)
-
-    def files(self, count: int) -> None:
-        bar = self._ensure()
-        if bar is not None:
-            bar.set_postfix_str("writing files", refresh=False)
-
-    def verifying(self) -> None:
-        bar = self._ensure()
-        if bar is not None:
-            bar.set_postfix_str("verifying")
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 def download_facade(
