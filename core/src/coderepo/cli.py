@@ -20,7 +20,8 @@ def _dump(data: Any) -> None:
 
 
 def _error(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
+    one_line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    click.echo(f"Error: {one_line}", err=True)
     sys.exit(code)
 
 

@@ -18,6 +18,7 @@ file, whatever the repository's size. Every fetch runs under core's retry policy
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -25,7 +26,7 @@ import tempfile
 import time
 from typing import Any, BinaryIO, Callable, Iterator, Optional
 
-from .errors import AuthenticationError, RemoteError, UsageError
+from .errors import AuthenticationError, CodeRepoError, RemoteError, UsageError
 from .retry import RetryPolicy, TransientError, policy_from_environment, retry_after_from_headers
 from .urls import redact_url
 
@@ -68,7 +69,7 @@ def _pool_manager() -> Any:
             kwargs.setdefault("retries", urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5))
             response = super().request(method, url, *args, **kwargs)
             if response.status >= 400:
-                RecordingPoolManager.last_error_headers = dict(response.headers)
+                self.last_error_headers = dict(response.headers)
             return response
 
     timeout = float(os.environ.get("CODEREPO_HTTP_TIMEOUT", "60"))
@@ -159,72 +160,69 @@ class GitRemote:
 
         return self.policy.run(attempt, f"listing the refs of {self.shown}")
 
-    def _errors(self) -> Any:
-        import contextlib
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn whatever dulwich, urllib3 or the OS raise into coderepo's errors."""
+        try:
+            yield
+        except (CodeRepoError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            headers = getattr(self.pool, "last_error_headers", {}) if self.pool else {}
+            raise _translate(exc, self.shown, headers) from None
 
-        @contextlib.contextmanager
-        def mapping() -> Iterator[None]:
-            from dulwich.client import HTTPUnauthorized
-            from dulwich.errors import (
-                ChecksumMismatch,
-                GitProtocolError,
-                HangupException,
-                NotGitRepository,
-            )
 
-            try:
-                yield
-            except HTTPUnauthorized:
-                raise AuthenticationError(
-                    f"{self.shown} rejected the credentials: check the repository's username and token"
-                ) from None
-            except NotGitRepository:
-                raise RemoteError(f"{self.shown} is not a git repository (or is not visible with these credentials)") from None
-            except HangupException as exc:
-                text = str(exc)
-                if "not our ref" in text or "not allow" in text or "not valid" in text:
-                    raise RefusedWants(f"{self.shown} refused the request: {text.strip()}") from None
-                raise TransientError(f"connection closed by {self.shown} ({text.strip() or 'hang-up'})") from None
-            except GitProtocolError as exc:
-                text = str(exc).strip()
-                cause = _network_cause(exc)
-                if cause == "connection refused":
-                    raise RemoteError(f"cannot reach {self.shown}: connection refused") from None
-                if cause is not None:
-                    raise TransientError(f"cannot reach {self.shown}: {cause}") from None
-                match = _HTTP_STATUS.search(text)
-                if match:
-                    status = int(match.group(1))
-                    headers = getattr(self.pool, "last_error_headers", {}) if self.pool else {}
-                    wait = retry_after_from_headers(headers)
-                    limited = status == 429 or (status == 403 and (wait is not None or headers.get("X-RateLimit-Remaining") == "0"))
-                    if status >= 500 or limited:
-                        raise TransientError(f"{self.shown} answered HTTP {status}", wait) from None
-                    if status in (401, 403):
-                        raise AuthenticationError(f"{self.shown} refused access (HTTP {status})") from None
-                    raise RemoteError(f"{self.shown} answered HTTP {status}") from None
-                if "not our ref" in text or "not allow" in text or "want" in text and "invalid" in text:
-                    raise RefusedWants(f"{self.shown} refused the request: {text}") from None
-                raise TransientError(f"transfer from {self.shown} failed: {text.splitlines()[0] if text else 'protocol error'}") from None
-            except ConnectionRefusedError:
-                raise RemoteError(f"cannot reach {self.shown}: connection refused") from None
-            except (ChecksumMismatch, EOFError, ConnectionError, TimeoutError) as exc:
-                raise TransientError(f"transfer from {self.shown} broke off ({type(exc).__name__}: {exc})") from None
-            except OSError as exc:
-                raise RemoteError(f"cannot reach {self.shown}: {exc.strerror or exc}") from None
-            except Exception as exc:
-                import struct
-                import zlib
+def _translate(exc: Exception, shown: str, headers: dict[str, str]) -> Exception:
+    """The error to report for a failure talking to ``shown`` (transient ones are retried)."""
+    import struct
+    import zlib
 
-                if isinstance(exc, KeyError):
-                    raise RefusedWants(f"{self.shown} does not have object {exc}") from None
-                if isinstance(exc, (zlib.error, struct.error, AssertionError, ValueError)) or type(
-                    exc
-                ).__module__.startswith("urllib3"):
-                    raise TransientError(f"transfer from {self.shown} was damaged ({type(exc).__name__}: {exc})") from None
-                raise
+    from dulwich.client import HTTPUnauthorized
+    from dulwich.errors import ChecksumMismatch, GitProtocolError, HangupException, NotGitRepository
 
-        return mapping()
+    text = str(exc).strip()
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, HTTPUnauthorized):
+        return AuthenticationError(f"{shown} rejected the credentials: check the repository's username and token")
+    if isinstance(exc, NotGitRepository):
+        return RemoteError(f"{shown} is not a git repository (or is not visible with these credentials)")
+    if isinstance(exc, KeyError):  # a local repository without the object
+        return RefusedWants(f"{shown} does not have object {exc}")
+    if isinstance(exc, (HangupException, GitProtocolError)) and (
+        "not our ref" in text or "not allow" in text or "not valid" in text
+    ):
+        return RefusedWants(f"{shown} refused the request: {first_line}")
+    if isinstance(exc, HangupException):
+        return TransientError(f"connection closed by {shown} ({first_line or 'hang-up'})")
+    if isinstance(exc, GitProtocolError):
+        cause = _network_cause(exc)
+        if cause == "connection refused":
+            return RemoteError(f"cannot reach {shown}: connection refused")
+        if cause is not None:
+            return TransientError(f"cannot reach {shown}: {cause}")
+        match = _HTTP_STATUS.search(text)
+        if match:
+            return _http_error(int(match.group(1)), shown, headers)
+        return TransientError(f"transfer from {shown} failed: {first_line}")
+    if isinstance(exc, ConnectionRefusedError):
+        return RemoteError(f"cannot reach {shown}: connection refused")
+    if isinstance(exc, (ChecksumMismatch, EOFError, ConnectionError, TimeoutError)):
+        return TransientError(f"transfer from {shown} broke off ({type(exc).__name__}: {first_line})")
+    if isinstance(exc, OSError):
+        return RemoteError(f"cannot reach {shown}: {exc.strerror or first_line}")
+    if isinstance(exc, (zlib.error, struct.error, AssertionError, ValueError)) or type(exc).__module__.startswith("urllib3"):
+        return TransientError(f"transfer from {shown} was damaged ({type(exc).__name__}: {first_line})")
+    return exc
+
+
+def _http_error(status: int, shown: str, headers: dict[str, str]) -> Exception:
+    wait = retry_after_from_headers(headers)
+    rate_limited = status == 429 or (status == 403 and (wait is not None or headers.get("X-RateLimit-Remaining") == "0"))
+    if status >= 500 or rate_limited:
+        return TransientError(f"{shown} answered HTTP {status}", wait)
+    if status in (401, 403):
+        return AuthenticationError(f"{shown} refused access (HTTP {status})")
+    return RemoteError(f"{shown} answered HTTP {status}")
 
 
 def _network_cause(exc: BaseException) -> Optional[str]:
