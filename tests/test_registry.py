@@ -143,3 +143,43 @@ def test_unreadable_secrets_file_is_reported(coderepo_home: Path) -> None:
     with pytest.raises(coderepo.RegistryCorruptError, match="secrets file .* is corrupt"):
         coderepo.get_repository("proj")
     assert (coderepo_home / "secrets.json").read_text() == "garbage"
+
+
+def test_tokens_go_to_the_os_keyring_when_one_is_usable(coderepo_home: Path, monkeypatch) -> None:
+    keyring = pytest.importorskip("keyring")
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 10  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store: dict[tuple[str, str], str] = {}
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    backend = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    monkeypatch.setenv("CODEREPO_SECRET_STORE", "auto")
+    try:
+        repository = coderepo.register("proj", "git", {"url": "/r", "token": SECRET})
+        assert list(backend.store.values()) == [SECRET]
+        assert not (coderepo_home / "secrets.json").exists()
+        assert SECRET not in (coderepo_home / "registry.json").read_text()
+        assert json.loads((coderepo_home / "registry.json").read_text())["repositories"]["proj"]["secrets"] == {
+            "token": {"keyring": "coderepo"}
+        }
+        assert coderepo.get_repository("proj").config.token == SECRET
+        coderepo.delete("proj")
+        assert backend.store == {}
+        assert repository.name == "proj"
+    finally:
+        keyring.set_keyring(previous)
