@@ -229,7 +229,9 @@ def _subtree(repo: Any, root_tree: bytes, subdirectory: str) -> Optional[bytes]:
     from dulwich.object_store import tree_lookup_path
 
     try:
-        mode, sha = tree_lookup_path(repo.object_store.__getitem__, root_tree.hex().encode(), subdirectory.encode())
+        mode, sha = tree_lookup_path(
+            repo.object_store.__getitem__, root_tree.hex().encode(), subdirectory.encode()  # type: ignore[arg-type]
+        )
     except (KeyError, NotADirectoryError):
         return None
     if mode != 0o40000:

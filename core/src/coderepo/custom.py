@@ -104,8 +104,8 @@ def _import(module_name: str) -> Any:
 
 def _check_options(cls: type, source: str, options: dict[str, Any]) -> dict[str, Any]:
     """Validate and convert the options against the class's ``__init__`` signature."""
-    signature = inspect.signature(cls.__init__)
-    params = [p for p in list(signature.parameters.values())[1:]]
+    init = getattr(cls, "__init__")
+    params = list(inspect.signature(cls).parameters.values())
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
     named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     valid = ", ".join("--" + n.replace("_", "-") for n in named) or "(none)"
@@ -118,7 +118,7 @@ def _check_options(cls: type, source: str, options: dict[str, Any]) -> dict[str,
         flags = ", ".join("--" + m.replace("_", "-") for m in missing)
         raise ConfigError(f"missing required option {flags} for {source}; valid options: {valid}")
     try:
-        hints = typing.get_type_hints(cls.__init__)
+        hints = typing.get_type_hints(init)
     except Exception:
         hints = {}
     return {k: convert_value(k, hints.get(k, Any), v) for k, v in options.items()}

@@ -20,7 +20,7 @@ import stat
 import tarfile
 import tempfile
 import zipfile
-from typing import BinaryIO, Callable, Optional
+from typing import IO, BinaryIO, Callable, Optional
 
 import attrs
 
@@ -96,7 +96,7 @@ class _Writer:
         os.makedirs(self.path(rel), exist_ok=True)
         self.directories.add(rel)
 
-    def file(self, rel: str, size: int, mode: int, source: BinaryIO) -> None:
+    def file(self, rel: str, size: int, mode: int, source: IO[bytes]) -> None:
         if size > self.limits.max_file_bytes:
             raise UnsafeArchiveError(f"archive member {rel!r} declares {size} bytes, over the limit")
         if self.result.bytes + size > self.limits.max_total_bytes:

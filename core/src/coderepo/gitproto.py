@@ -139,9 +139,9 @@ class GitRemote:
                 self.requests += 1
                 self.client.fetch_pack(
                     self.path,
-                    lambda refs, depth=None: list(wants),
-                    _Walker(),
-                    write,
+                    lambda refs, depth=None: list(wants),  # type: ignore[arg-type,return-value]
+                    _Walker(),  # type: ignore[arg-type]
+                    write,  # type: ignore[arg-type]
                     depth=depth,
                     filter_spec=filter_spec,
                 )
@@ -155,7 +155,7 @@ class GitRemote:
         def attempt() -> dict[bytes, bytes]:
             with self._errors():
                 self.requests += 1
-                result = self.client.get_refs(self.path)
+                result: Any = self.client.get_refs(self.path)  # type: ignore[arg-type]
             return dict(getattr(result, "refs", result))
 
         return self.policy.run(attempt, f"listing the refs of {self.shown}")
@@ -419,6 +419,7 @@ def _objects(pack_path: str) -> Iterator[_PackObject]:
 
         reader = PackStreamReader(hashlib.sha1, stream.read)
         for unpacked in reader.read_objects():
+            assert unpacked.offset is not None
             type_num, chunks = resolved(unpacked.offset, unpacked)
             header = b"%s %d\0" % (_TYPE_NAMES[type_num], sum(len(c) for c in chunks))
             digest = hashlib.sha1(header)
@@ -445,7 +446,8 @@ def _read_metadata(pack_path: str) -> tuple[dict[bytes, Any], dict[bytes, bytes]
         if obj.type_num == Tree.type_num:
             trees[obj.sha] = Tree.from_raw_chunks(Tree.type_num, obj.chunks)
         elif obj.type_num == Commit.type_num:
-            commits[obj.sha] = Commit.from_raw_chunks(Commit.type_num, obj.chunks).tree
+            commit: Any = Commit.from_raw_chunks(Commit.type_num, obj.chunks)
+            commits[obj.sha] = commit.tree
         elif obj.type_num == 3:
             blobs.add(obj.sha)
     return trees, commits, blobs

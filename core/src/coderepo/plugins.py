@@ -132,8 +132,10 @@ class CodeRepoPluginManager(pluggy.PluginManager):
         self._type_errors = {}
         for impl in self.hook.repository_types.get_hookimpls():
             try:
-                result = impl.function()
-                for rtype in result or []:
+                result: Any = impl.function() or []
+                if not isinstance(result, (list, tuple)):
+                    raise PluginError(f"repository_types returned {result!r}, not a list of RepositoryType")
+                for rtype in result:
                     if not isinstance(rtype, RepositoryType):
                         raise PluginError(f"repository_types returned {rtype!r}, not a RepositoryType")
                     if not (attrs.has(rtype.config_class) or hasattr(rtype.config_class, "from_options")):
@@ -141,7 +143,7 @@ class CodeRepoPluginManager(pluggy.PluginManager):
             except Exception as exc:
                 self._type_errors[impl.plugin_name] = f"repository_types failed: {_error_text(exc)}"
                 continue
-            for rtype in result or []:
+            for rtype in result:
                 types.setdefault(rtype.name, []).append((impl.plugin_name, rtype))
         self._types = types
         return types

@@ -100,8 +100,11 @@ class _Share:
 class RepositoryAccess(Protocol):
     """What status needs of the repository, loaded lazily (see checkout._Repository)."""
 
-    settings: WorktreeSettings
-    head_tree: Optional[bytes]
+    @property
+    def settings(self) -> WorktreeSettings: ...
+
+    @property
+    def head_tree(self) -> Optional[bytes]: ...
 
     def ignored(self, rel: str) -> bool: ...
 
