@@ -104,7 +104,7 @@ def _import(module_name: str) -> Any:
 
 def _check_options(cls: type, source: str, options: dict[str, Any]) -> dict[str, Any]:
     """Validate and convert the options against the class's ``__init__`` signature."""
-    init = getattr(cls, "__init__")
+    init = cls.__init__  # type: ignore[misc]
     params = list(inspect.signature(cls).parameters.values())
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
     named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
