@@ -575,3 +575,36 @@ def test_random_changes_across_the_split(tmp_path: Path, seed: int, status_mode:
     else:
         (victim.parent / "emptydir").mkdir()
     check(work, change in ("modify", "delete", "untracked", "chmod"))
+
+
+def test_sparse_index(clone: Path) -> None:
+    (clone / "docs" / "api").mkdir(parents=True)
+    (clone / "docs" / "api" / "index.md").write_text("api\n")
+    (clone / "docs" / "guide.md").write_text("guide\n")
+    commit_all(clone)
+    git("sparse-checkout", "set", "--cone", "--sparse-index", "src/pkg", cwd=clone)
+    git("config", "index.sparse", "true", cwd=clone)
+    git("sparse-checkout", "reapply", cwd=clone)
+    assert "docs/" in git("ls-files", "--sparse", cwd=clone).split()  # a directory entry in the index
+    check(clone, False)
+    (clone / "src" / "pkg" / "util.py").write_text("X = 3\n")
+    check(clone, True)
+    git("checkout", "-q", ".", cwd=clone)
+    (clone / "src" / "pkg" / "util.py").write_text("X = 99\n")
+    git("add", "src/pkg/util.py", cwd=clone)
+    check(clone, True)  # staged: the cache-tree is invalidated along src/pkg
+
+
+def test_tree_of_index_with_sparse_directory_entries() -> None:
+    """A sparse index lists whole directories as tree entries; write-tree must use them."""
+    import hashlib
+
+    from coderepo.worktree import tree_id
+
+    sub = hashlib.sha1(b"tree 0\0").digest()
+    blob = hashlib.sha1(b"blob 2\0a\n").digest()
+    entries = [(b"docs/", 0o40000, sub), (b"src/u.py", 0o100644, blob)]
+    src = b"100644 u.py\0" + blob
+    src_tree = hashlib.sha1(b"tree %d\0" % len(src) + src).digest()
+    root = b"40000 docs\0" + sub + b"40000 src\0" + src_tree
+    assert tree_id(entries, {}) == hashlib.sha1(b"tree %d\0" % len(root) + root).digest()

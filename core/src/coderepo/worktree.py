@@ -473,6 +473,10 @@ def tree_id(entries: list[tuple[bytes, int, bytes]], cache: dict[bytes, Optional
         while i < end:
             path, mode, sha = entries[i]
             slash = path.find(b"/", skip)
+            if mode == 0o40000 and slash == len(path) - 1:  # a sparse-index directory entry
+                parts.append(b"40000 %s\0%s" % (path[skip:slash], sha))
+                i += 1
+                continue
             if slash < 0:
                 parts.append(b"%o %s\0%s" % (mode, path[skip:], sha))
                 i += 1
