@@ -608,3 +608,13 @@ def test_tree_of_index_with_sparse_directory_entries() -> None:
     src_tree = hashlib.sha1(b"tree %d\0" % len(src) + src).digest()
     root = b"40000 docs\0" + sub + b"40000 src\0" + src_tree
     assert tree_id(entries, {}) == hashlib.sha1(b"tree %d\0" % len(root) + root).digest()
+
+
+def test_split_index_is_a_clear_error(clone: Path) -> None:
+    git("update-index", "--split-index", cwd=clone)
+    (clone / "README.md").write_text("changed\n")
+    git("add", "README.md", cwd=clone)
+    with pytest.raises(coderepo.CodeRepoError, match="uses a split index"):
+        coderepo.inspect_checkout(str(clone))
+    git("update-index", "--no-split-index", cwd=clone)
+    check(clone, True)

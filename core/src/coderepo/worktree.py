@@ -30,6 +30,7 @@ import stat
 from typing import Any, Callable, Optional, Protocol
 
 from . import gitindex as gi
+from .errors import CodeRepoError
 from .treehash import blob_id, blob_id_of_file
 
 S_IFGITLINK = 0o160000
@@ -138,6 +139,11 @@ class WorktreeStatus:
         except FileNotFoundError:
             data = b""
         self._reader = reader = gi.IndexReader(data) if data else None
+        if reader is not None and _has_shared_index(self.index_path) and b"link" in reader.extensions():
+            raise CodeRepoError(
+                f"{os.fsdecode(self.root)} uses a split index, which coderepo cannot read yet: "
+                "run 'git update-index --no-split-index' there"
+            )
         total = self._split = reader.count if reader else 0
         if reader is None or total < max(2, PARALLEL_MIN_ENTRIES) or not _can_fork():
             return
@@ -363,6 +369,14 @@ class WorktreeStatus:
         for entry in os.listdir(full):
             self._check_untracked_path(child + b"/" + entry)
 
+
+
+def _has_shared_index(index_path: str) -> bool:
+    """Whether a split index's shared part sits next to the index (cheap to ask)."""
+    try:
+        return any(name.startswith("sharedindex.") for name in os.listdir(os.path.dirname(index_path)))
+    except OSError:
+        return False
 
 
 def _common_directories(a: bytes, b: bytes) -> set[bytes]:
