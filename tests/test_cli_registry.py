@@ -169,3 +169,28 @@ def test_version_and_help(run) -> None:
     helped = run("--help").stdout
     for command in ("register", "list", "describe", "update", "delete", "login", "plugins"):
         assert command in helped
+
+
+def test_unwritable_home_is_a_clear_error(run, tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        home = tmp_path / "a-file"
+        home.write_text("not a directory")  # root ignores permissions; a file in the way does not
+    else:
+        home = tmp_path / "readonly"
+        home.mkdir()
+        home.chmod(0o500)
+    monkeypatch.setenv("CODEREPO_HOME", str(home))
+    result = run("register", "x", "--type", "git", "--url=/r")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write the registry in {home}")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_download_into_an_impossible_place(run, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    run("register", "p", "--type", "git", "--url=/r")
+    result = run("download", "p", "--commit", "a" * 40, str(tmp_path / "file" / "dest"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot create {tmp_path / 'file' / 'dest'}: ")

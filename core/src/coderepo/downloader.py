@@ -98,7 +98,12 @@ def _prepare_destination(directory: str, replace: bool) -> str:
             raise UsageError(f"{directory} exists and is not a directory")
         if os.listdir(dest) and not replace:
             raise UsageError(f"{directory} exists and is not empty: choose a new directory, or replace it with --force")
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=".coderepo-probe-", dir=os.path.dirname(dest))
+        os.rmdir(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot create {directory}: {exc.strerror}") from None
     return dest
 
 

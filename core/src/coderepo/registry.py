@@ -115,17 +115,24 @@ class Registry:
         """Hold the lock and yield the current entries (callers save them)."""
         import filelock
 
-        self.home.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
         try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            lock = filelock.FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
             lock.acquire()
         except filelock.Timeout:
             raise RegistryError(
                 f"registry {self.path} is locked by another coderepo process since more than "
                 f"{LOCK_TIMEOUT:.0f}s; try again"
             ) from None
+        except OSError as exc:
+            raise RegistryError(
+                f"cannot write the registry in {self.home}: {exc.strerror}; set CODEREPO_HOME to a "
+                "writable directory"
+            ) from None
         try:
             yield self._load()
+        except PermissionError as exc:
+            raise RegistryError(f"cannot write the registry in {self.home}: {exc.strerror}") from None
         finally:
             lock.release()
 
