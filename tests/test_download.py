@@ -424,3 +424,21 @@ def test_reference_carries_the_token_variable_for_containers(tmp_path: Path, sou
         refused = run_process("download", "--reference", str(tmp_path / "ref.json"), str(tmp_path / "out2"), "--no-cache",
                               env={**container, "PROJ_TOKEN": "wrong"})
         assert refused.returncode == 1 and "rejected the credentials" in refused.stderr
+
+
+@pytest.mark.parametrize("form", ["scp", "ssh-url"])
+def test_ssh_remotes(tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    """SSH transport with a stand-in ssh (as git's own test suite does): it runs the
+    remote command locally, so the git protocol over a pipe is the real one."""
+    fake_ssh = tmp_path / "fake-ssh"
+    fake_ssh.write_text('#!/bin/sh\nfor last; do :; done\nexec sh -c "$last"\n')
+    fake_ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(fake_ssh))
+    bare = tmp_path / "bare.git"
+    git("clone", "-q", "--bare", str(source), str(bare), cwd=tmp_path)
+    url = f"git@example.invalid:{bare}" if form == "scp" else f"ssh://git@example.invalid{bare}"
+    repo = coderepo.register("p", "git", {"url": url})
+    head = commits(source)[1]
+    result = coderepo.download(repo, head, str(tmp_path / "out"), "src/app", use_cache=False)
+    check_download(result, tmp_path / "out", source, head, "src/app")
+    assert coderepo.login("p").name == "p"

@@ -101,6 +101,9 @@ class GitRemote:
                 username, token = credentials_for(url)
         else:
             self.pool = None
+            ssh_command = os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH")
+            if ssh_command:  # as git does; otherwise dulwich reads core.sshCommand, then uses ssh
+                kwargs["ssh_command"] = ssh_command
         if token is not None or username is not None:
             kwargs["username"] = username or "git"
             kwargs["password"] = token
