@@ -43,6 +43,7 @@ def test_status_json_of_a_registered_clean_pushed_checkout(run, project: Path) -
         "is_dirty": False,
         "dirty_reason": None,
         "has_local_changes": False,
+        "pushed": True,
         "subdirectory": "src/app",
         "tree": git("rev-parse", "HEAD:src/app", cwd=project).strip(),
         "repository": "proj",

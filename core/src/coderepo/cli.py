@@ -291,7 +291,7 @@ def status(path: str, as_json: bool) -> None:
     click.echo(f"repository: {data['repository'] or '(not registered)'}"
                + (f" via {data['remote']} {data['remote_url']}" if data["remote"] else ""))
     click.echo(f"dirty:      {'yes: ' + str(c.dirty_reason) if c.is_dirty else 'no'}")
-    click.echo(f"pushed:     {'no' if report.has_local_changes and not c.is_dirty else 'yes' if not c.is_dirty else '-'}")
+    click.echo(f"pushed:     {'yes' if report.pushed else 'no'}")
     if report.downloadable:
         click.echo("downloadable: yes")
     else:

@@ -122,6 +122,14 @@ class Status:
         return self.context.has_local_changes if self.context else self.checkout.has_local_changes
 
     @property
+    def pushed(self) -> bool:
+        """HEAD is in a remote-tracking ref of the matching remote (of any, unmatched)."""
+        if self.context is not None and self.context.remote is not None:
+            remote = self.checkout.remote(self.context.remote)
+            return bool(remote and remote.contains_head)
+        return any(r.contains_head for r in self.checkout.remotes)
+
+    @property
     def reasons(self) -> list[str]:
         """Why the code at this path cannot be downloaded elsewhere (empty: it can)."""
         c = self.checkout
@@ -133,7 +141,7 @@ class Status:
         if self.context is None:
             remotes = ", ".join(f"{r.name} {r.url}" for r in c.remotes) or "none"
             reasons.append(f"no registered repository matches the remotes (remotes: {remotes})")
-        elif c.commit is not None and self.context.has_local_changes and not c.is_dirty:
+        elif c.commit is not None and not self.pushed:
             reasons.append(f"commit {c.commit[:12]} is not pushed to {self.context.remote}")
         if c.commit is not None and c.tree is None:
             reasons.append(f"{c.subdirectory} is not in commit {c.commit[:12]}")
@@ -182,6 +190,7 @@ class Status:
             "is_dirty": c.is_dirty,
             "dirty_reason": c.dirty_reason,
             "has_local_changes": self.has_local_changes,
+            "pushed": self.pushed,
             "subdirectory": c.subdirectory,
             "tree": c.tree,
             "repository": self.context.repository.name if self.context else None,
