@@ -35,7 +35,7 @@ from .treehash import blob_id, blob_id_of_file
 
 S_IFGITLINK = 0o160000
 PARALLEL_MIN_ENTRIES = 8192  # below this, forking costs more than it saves
-HEAD_SHARE = 0.5  # of the entries, for this process (it also finishes the straddling directories)
+HEAD_SHARE = 0.45  # of the entries, for this process (it also loads plugins and finishes the straddling directories)
 POLL_EVERY = 1024
 WORKERS_ENV = "CODEREPO_STATUS_WORKERS"
 _NUL_SNIFF = 8000
