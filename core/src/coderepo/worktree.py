@@ -410,11 +410,14 @@ class _Helper:
 
     @classmethod
     def start(cls, check: Callable[[], Any]) -> "_Helper":
+        import gc
+
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the helper: never return into the caller's code
             code = 0
             try:
+                gc.disable()  # short-lived: no collections touching (and copying) shared pages
                 os.close(read_fd)
                 try:
                     message = b"C" + marshal.dumps(check())
