@@ -45,8 +45,6 @@ def redact_url(url: str) -> str:
 
 _SCP = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+):(?P<path>(?!//).*)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
-# Hosts that are another name of the same service (GitHub's SSH over port 443).
-HOST_ALIASES = {"ssh.github.com": "github.com", "altssh.gitlab.com": "gitlab.com"}
 
 
 class RemoteLocation:
@@ -111,12 +109,10 @@ def parse_remote(url: str) -> RemoteLocation | None:
             return None
         if scheme.startswith("git+") or scheme.endswith("+ssh"):
             scheme = "ssh"
-        host = HOST_ALIASES.get(host, host)
         return RemoteLocation(scheme, host, port or _DEFAULT_PORTS.get(scheme), _clean_path(parts.path))
     match = _SCP.match(url)
     if match and not _os.path.exists(url.split(":", 1)[0]):
         host = match.group("host").lower()
-        host = HOST_ALIASES.get(host, host)
         return RemoteLocation("ssh", host, 22, _clean_path(match.group("path")))
     return RemoteLocation("file", None, None, _real(url))
 

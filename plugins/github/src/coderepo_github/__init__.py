@@ -78,15 +78,14 @@ def download_files(
 def owns_url(config: GitHubConfig, url: str) -> bool:
     """Whether a git remote URL is this repository (https, ssh, scp-like, any case)."""
     from coderepo import parse_remote
-    from coderepo.urls import HOST_ALIASES
 
     found = parse_remote(url)
     if found is None or found.host is None:
         return False
-    host = config.host.lower()
-    return HOST_ALIASES.get(host, host) == found.host and found.path.lower() == (
-        f"{config.owner}/{config.repository}".lower()
-    )
+    hosts = {config.host.lower()}
+    if config.host.lower() == DEFAULT_HOST:
+        hosts.add("ssh.github.com")  # GitHub's SSH over port 443
+    return found.host in hosts and found.path.lower() == f"{config.owner}/{config.repository}".lower()
 
 
 @hookimpl

@@ -82,7 +82,12 @@ def owns_url(config: GitLabConfig, url: str) -> bool:
         return False
     instance = parse_remote(config.url)
     found = parse_remote(url)
-    if instance is None or found is None or found.host is None or found.host != instance.host:
+    if instance is None or found is None or found.host is None:
+        return False
+    hosts = {instance.host}
+    if instance.host == "gitlab.com":
+        hosts.add("altssh.gitlab.com")  # GitLab.com's SSH over port 443
+    if found.host not in hosts:
         return False
     if found.scheme in ("http", "https") and instance.scheme in ("http", "https") and found.port != instance.port:
         return False
