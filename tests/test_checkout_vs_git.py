@@ -618,3 +618,14 @@ def test_split_index_is_a_clear_error(clone: Path) -> None:
         coderepo.inspect_checkout(str(clone))
     git("update-index", "--no-split-index", cwd=clone)
     check(clone, True)
+
+
+def test_parallel_mode_really_forks_a_helper(clone: Path, status_mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coderepo import worktree
+
+    started = []
+    real = worktree._Helper.start.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(worktree._Helper, "start", classmethod(lambda cls, check: started.append(1) or real(cls, check)))
+    (clone / "src" / "new.py").write_text("x")
+    check(clone, True)
+    assert len(started) == (1 if status_mode == "parallel" else 0)
