@@ -326,28 +326,31 @@ def test_cli_download_by_name_and_by_reference(tmp_path: Path, source: Path, run
     assert bad.exit_code == 2 and "not a code reference: missing" in bad.stderr
 
 
-def test_plugin_writing_wrong_files_is_caught_with_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def custom_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, download_body: str) -> coderepo.CodeRepository:
+    """Register a BaseCodeRepository subclass whose download_files runs ``download_body``."""
     import textwrap
 
-    (tmp_path / "liar.py").write_text(textwrap.dedent("""
-        import os
-        import coderepo
-
-        class Liar(coderepo.BaseCodeRepository):
-            def login(self):
-                pass
-            def get_local_context(self, path):
-                return None
-            def download_files(self, commit, directory, repo_sub_directory):
-                with open(os.path.join(directory, "a.txt"), "w") as f:
-                    f.write("tampered\\n")
-                with open(os.path.join(directory, "extra.txt"), "w") as f:
-                    f.write("extra\\n")
-                blob = "b0b5bcb2ba7b8d18e8e3e8ac6deb7a1b4b3c3b36"
-                coderepo.current_session().report_tree("1" * 40, {"a.txt": (0o100644, blob), "b.txt": (0o100644, blob)})
-    """))
+    body = textwrap.indent(textwrap.dedent(download_body).strip() + "\n", " " * 8)
+    (tmp_path / f"{name}.py").write_text(
+        "import os\nimport coderepo\n\n"
+        "class Repository(coderepo.BaseCodeRepository):\n"
+        "    def login(self):\n        pass\n\n"
+        "    def get_local_context(self, path):\n        return None\n\n"
+        "    def download_files(self, commit, directory, repo_sub_directory):\n" + body
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    repo = coderepo.register("liar", "custom", {"source": "liar.Liar"})
+    return coderepo.register(name, "custom", {"source": f"{name}.Repository"})
+
+
+def test_plugin_writing_wrong_files_is_caught_with_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = custom_repository(tmp_path, monkeypatch, "liar", """
+        with open(os.path.join(directory, "a.txt"), "w") as f:
+            f.write("tampered\\n")
+        with open(os.path.join(directory, "extra.txt"), "w") as f:
+            f.write("extra\\n")
+        blob = "b0b5bcb2ba7b8d18e8e3e8ac6deb7a1b4b3c3b36"
+        coderepo.current_session().report_tree("1" * 40, {"a.txt": (0o100644, blob), "b.txt": (0o100644, blob)})
+    """)
     with pytest.raises(coderepo.VerificationError) as info:
         coderepo.download(repo, "a" * 40, str(tmp_path / "out"), use_cache=False)
     assert "content differs: a.txt; missing b.txt; unexpected extra.txt" in str(info.value)
@@ -355,23 +358,10 @@ def test_plugin_writing_wrong_files_is_caught_with_paths(tmp_path: Path, monkeyp
 
 
 def test_custom_type_without_tree_is_reported_unverified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import textwrap
-
-    (tmp_path / "plain.py").write_text(textwrap.dedent("""
-        import os
-        import coderepo
-
-        class Plain(coderepo.BaseCodeRepository):
-            def login(self):
-                pass
-            def get_local_context(self, path):
-                return None
-            def download_files(self, commit, directory, repo_sub_directory):
-                with open(os.path.join(directory, "a.txt"), "w") as f:
-                    f.write(commit)
-    """))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    repo = coderepo.register("plain", "custom", {"source": "plain.Plain"})
+    repo = custom_repository(tmp_path, monkeypatch, "plain", """
+        with open(os.path.join(directory, "a.txt"), "w") as f:
+            f.write(commit)
+    """)
     result = coderepo.download(repo, "a" * 40, str(tmp_path / "out"), use_cache=False)
     assert not result.verified and (tmp_path / "out" / "a.txt").read_text() == "a" * 40
 
