@@ -47,7 +47,11 @@ def test_third_party_plugin_found_through_entry_points(make_distribution, run) -
         "error": None,
         "types": ["bitbucket"],
         "hooks": ["login", "repository_types"],
+        "options": {"bitbucket": ["workspace", "repository", "token"]},
     }
+    text = run("plugins").stdout
+    assert "type bitbucket: Bitbucket Cloud" in text
+    assert "options: --workspace (required), --repository (required), --token (secret; or --token-env=VAR)" in text
     assert run("register", "bb", "--type=bitbucket", "--workspace=w", "--repository=r", "--token=bad").exit_code == 0
     refused = run("login", "bb")
     assert refused.exit_code == 1 and refused.stderr.strip() == "Error: bitbucket rejected the token"

@@ -155,7 +155,10 @@ def _print_entry(view: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the registered repository as JSON.")
 @click.pass_context
 def register(ctx: click.Context, type_name: str, source: Optional[str], as_json: bool) -> None:
-    """Register a repository: coderepo register NAME --type TYPE [--KEY=VALUE ...]."""
+    """Register a repository: coderepo register NAME --type TYPE [--KEY=VALUE ...].
+
+    The options of each type are listed by 'coderepo plugins'.
+    """
     from . import repositories
     from .registry import Registry
 
@@ -257,15 +260,31 @@ def plugins(as_json: bool) -> None:
     """List installed plugins, their types, hooks and load status."""
     from .plugins import get_plugin_manager
 
-    infos = get_plugin_manager().plugin_infos()
+    from .errors import DuplicateTypeError
+    from .options import options_of, valid_options_text
+
+    pm = get_plugin_manager()
+    infos = pm.plugin_infos()
+    try:
+        types = pm.repository_types()
+    except DuplicateTypeError:
+        types = {}
     if as_json:
-        _dump([i.to_dict() for i in infos])
+        data = [i.to_dict() for i in infos]
+        for item in data:
+            item["options"] = {
+                t: [o.name for o in options_of(types[t].config_class)] for t in item["types"] if t in types
+            }
+        _dump(data)
         return
     for info in infos:
         dist = f"{info.distribution or '?'} {info.version or ''}".strip()
         click.echo(f"{info.name}  [{info.status}]  {dist}  ({info.module})")
-        if info.types:
-            click.echo(f"    types: {', '.join(info.types)}")
+        for name in info.types:
+            rtype = types.get(name)
+            click.echo(f"    type {name}: {rtype.description if rtype else ''}".rstrip())
+            if rtype is not None and not hasattr(rtype.config_class, "from_options"):
+                click.echo(f"        options: {valid_options_text(rtype.config_class)}")
         if info.hooks:
             click.echo(f"    hooks: {', '.join(info.hooks)}")
         if info.error:
