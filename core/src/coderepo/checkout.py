@@ -108,7 +108,7 @@ class PendingInspection:
                 branch=branch,
                 is_dirty=reason is not None,
                 dirty_reason=reason,
-                remotes=_remotes(repo, head),
+                remotes=_remotes(repo, repository.config, head),
                 subdirectory=subdirectory,
                 tree=tree.hex() if tree else None,
             )
@@ -134,6 +134,7 @@ class _Repository:
         self._settings: Any = None
         self._ignore: Any = None
         self._head: Optional[tuple[list[bytes], Optional[bytes]]] = None
+        self._head_tree: Optional[bytes] = None
 
     @property
     def repo(self) -> Any:
@@ -173,9 +174,8 @@ class _Repository:
 
     @property
     def head_tree(self) -> Optional[bytes]:
-        if not hasattr(self, "_head_tree"):
-            head = self.head[1]
-            self._head_tree = _tree_of(self.repo, head) if head else None
+        if self._head_tree is None and self.head[1]:
+            self._head_tree = _tree_of(self.repo, self.head[1])
         return self._head_tree
 
     def ignored(self, rel: str) -> bool:
@@ -278,10 +278,9 @@ def _submodule_difference(root: str, rel: str, sha: bytes) -> Optional[str]:
     return None
 
 
-def _remotes(repo: Any, head: Optional[bytes]) -> tuple[Remote, ...]:
+def _remotes(repo: Any, config: Any, head: Optional[bytes]) -> tuple[Remote, ...]:
     from dulwich.config import apply_instead_of
 
-    config = repo.get_config_stack()
     remotes = []
     for section in config.sections():
         if len(section) != 2 or section[0] != b"remote":

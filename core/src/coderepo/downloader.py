@@ -98,13 +98,16 @@ def _prepare_destination(directory: str, replace: bool) -> str:
             raise UsageError(f"{directory} exists and is not a directory")
         if os.listdir(dest) and not replace:
             raise UsageError(f"{directory} exists and is not empty: choose a new directory, or replace it with --force")
+    return dest
+
+
+def _staging_directory(dest: str, directory: str) -> str:
+    """An empty directory next to the destination (same file system: one rename)."""
     try:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        probe = tempfile.mkdtemp(prefix=".coderepo-probe-", dir=os.path.dirname(dest))
-        os.rmdir(probe)
+        return tempfile.mkdtemp(prefix=".coderepo-download-", dir=os.path.dirname(dest))
     except OSError as exc:
         raise UsageError(f"cannot create {directory}: {exc.strerror}") from None
-    return dest
 
 
 def _move_into_place(staging: str, dest: str) -> None:
@@ -137,7 +140,6 @@ def download(
     """Download ``commit:subdirectory`` of ``repository`` into ``directory``, verified."""
     from .cache import TreeCache, cache_enabled
     from .plugins import get_plugin_manager
-    from .treehash import differences, tree_id_of_directory
 
     commit = commit.strip().lower()
     if not _HEX40.match(commit):
@@ -151,7 +153,7 @@ def download(
     with lock:
         if cache is not None and expected_tree is None:
             expected_tree = cache.tree_for(commit, sub)  # a commit's trees never change
-        staging = tempfile.mkdtemp(prefix=".coderepo-download-", dir=os.path.dirname(dest))
+        staging = _staging_directory(dest, directory)
         try:
             if cache is not None and expected_tree:
                 gitlinks = cache.copy_to(expected_tree, staging)
@@ -170,24 +172,7 @@ def download(
                 raise UnknownTypeError(f"no installed plugin can download repositories of type {repository.type!r}")
             if progress is not None:
                 progress.verifying()
-            found: dict[str, tuple[int, str]] = {}
-            tree = tree_id_of_directory(staging, session.gitlinks, found)
-            where = f"{commit[:12]}:{sub or '.'}"
-            if session.reported_tree is not None and tree != session.reported_tree:
-                detail = ""
-                if session.reported_entries is not None:
-                    diffs = list(differences(found, session.reported_entries))
-                    detail = ": " + "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
-                raise VerificationError(
-                    f"downloaded files of {where} do not match tree {session.reported_tree} (got {tree}){detail}"
-                )
-            expected = session.expected_tree or session.reported_tree
-            if expected is not None and tree != expected:
-                source = "the reference records" if session.expected_tree else "expected"
-                raise VerificationError(
-                    f"downloaded files of {where} have tree {tree}, but {source} tree {expected}: "
-                    "the reference does not belong to this commit, or the host serves other content"
-                )
+            expected = _verify(staging, session, f"{commit[:12]}:{sub or '.'}")
             if cache is not None and expected is not None:
                 cache.put(expected, staging, session.gitlinks)
                 cache.remember(commit, sub, expected)
@@ -196,6 +181,28 @@ def download(
         finally:
             if os.path.exists(staging):
                 shutil.rmtree(staging, ignore_errors=True)
+
+
+def _verify(staging: str, session: DownloadSession, where: str) -> Optional[str]:
+    """Check the staged files' tree id; returns the verified tree (None: nothing to check)."""
+    from .treehash import differences, tree_id_of_directory
+
+    found: dict[str, tuple[int, str]] = {}
+    tree = tree_id_of_directory(staging, session.gitlinks, found)
+    if session.reported_tree is not None and tree != session.reported_tree:
+        detail = ""
+        if session.reported_entries is not None:
+            diffs = list(differences(found, session.reported_entries))
+            detail = ": " + "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
+        raise VerificationError(f"downloaded files of {where} do not match tree {session.reported_tree} (got {tree}){detail}")
+    expected = session.expected_tree or session.reported_tree
+    if expected is not None and tree != expected:
+        source = "the reference records" if session.expected_tree else "expected"
+        raise VerificationError(
+            f"downloaded files of {where} have tree {tree}, but {source} tree {expected}: "
+            "the reference does not belong to this commit, or the host serves other content"
+        )
+    return expected
 
 
 def repository_from_reference(reference: CodeReference) -> CodeRepository:
