@@ -209,8 +209,8 @@ def build_config(type_name: str, config_class: type, options: Mapping[str, Any])
         raise ConfigError(f"invalid options for type {type_name!r}: {_first_line(exc)}") from None
 
 
-def config_to_options(config: Any, *, include_secrets: bool = False) -> dict[str, Any]:
-    """The option values of a config instance, secrets left out unless asked for."""
+def config_to_options(config: Any) -> dict[str, Any]:
+    """The option values of a config instance, secrets left out."""
     custom = getattr(type(config), "to_options", None)
     if custom is not None:
         return dict(custom(config))
@@ -218,7 +218,7 @@ def config_to_options(config: Any, *, include_secrets: bool = False) -> dict[str
     return {
         k: v
         for k, v in attrs.asdict(config, recurse=False).items()
-        if include_secrets or k not in secrets
+        if k not in secrets
     }
 
 

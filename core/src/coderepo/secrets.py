@@ -50,6 +50,7 @@ class SecretStore:
 
     def __init__(self, home: Path) -> None:
         self.path = home / SECRETS_FILE
+        self._file_cache: Optional[dict[str, dict[str, str]]] = None
 
     def _read_file(self) -> dict[str, dict[str, str]]:
         try:
@@ -68,6 +69,7 @@ class SecretStore:
         return data
 
     def _write_file(self, data: dict[str, dict[str, str]]) -> None:
+        self._file_cache = None
         atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
     def store(self, repository_id: str, field: str, value: str) -> SecretRef:
@@ -100,7 +102,9 @@ class SecretStore:
                 )
             return keyring.get_password(ref["keyring"], f"{repository_id}/{field}")
         if "file" in ref:
-            return self._read_file().get(repository_id, {}).get(field)
+            if self._file_cache is None:  # read once however many repositories are resolved
+                self._file_cache = self._read_file()
+            return self._file_cache.get(repository_id, {}).get(field)
         return None
 
     def forget(self, repository_id: str, refs: dict[str, SecretRef]) -> None:
